@@ -1,0 +1,97 @@
+/**
+ * Every error raft-metadata throws is a {@link MetadataError} with a stable `code`. Codes are the
+ * contract; messages may improve at any time. Match on `err.code`, not on `instanceof` alone (two
+ * installed copies of the package have two classes) and never on the message.
+ *
+ * | code                     | when |
+ * |--------------------------|------|
+ * | `ERR_INVALID_ARG_TYPE`   | an argument has the wrong type (not a number, not an integer) |
+ * | `ERR_OUT_OF_RANGE`       | a number is negative or above `Number.MAX_SAFE_INTEGER` |
+ * | `ERR_TERM_REGRESSION`    | an update would lower the current term |
+ * | `ERR_VOTE_CONFLICT`      | a second, different vote in the same term |
+ * | `ERR_METADATA_CORRUPT`   | a file in the directory is damaged beyond a torn last record |
+ * | `ERR_METADATA_LOCKED`    | another live manager owns the directory |
+ * | `ERR_MANAGER_FAILED`     | a write or fsync failed earlier; the manager accepts nothing more |
+ * | `ERR_MANAGER_CLOSED`     | the manager was closed |
+ * | `ERR_METADATA_IO`        | an I/O error while opening or loading (cause attached) |
+ */
+export type MetadataErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_TERM_REGRESSION'
+  | 'ERR_VOTE_CONFLICT'
+  | 'ERR_METADATA_CORRUPT'
+  | 'ERR_METADATA_LOCKED'
+  | 'ERR_MANAGER_FAILED'
+  | 'ERR_MANAGER_CLOSED'
+  | 'ERR_METADATA_IO';
+
+/** Base class of every error the library throws. */
+export class MetadataError extends Error {
+  readonly code: MetadataErrorCode;
+
+  constructor(code: MetadataErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A bad argument, thrown before any I/O (`ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE`). */
+export class InvalidArgumentError extends MetadataError {
+  constructor(code: 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE', message: string) {
+    super(code, message);
+  }
+}
+
+/** An update that Raft forbids: a lower term, or a second vote in one term. Nothing was written. */
+export class RaftRuleError extends MetadataError {
+  constructor(code: 'ERR_TERM_REGRESSION' | 'ERR_VOTE_CONFLICT', message: string) {
+    super(code, message);
+  }
+}
+
+/** Damage on disk that is not a torn last record. Names the file, the byte offset and the problem. */
+export class CorruptionError extends MetadataError {
+  readonly file: string;
+  readonly offset: number;
+  readonly reason: string;
+
+  constructor(file: string, offset: number, reason: string) {
+    super('ERR_METADATA_CORRUPT', `${file}: corrupt at byte ${offset}: ${reason}`);
+    this.file = file;
+    this.offset = offset;
+    this.reason = reason;
+  }
+}
+
+/** The directory's lock is held by another live manager (this process or another one). */
+export class LockedError extends MetadataError {
+  readonly dir: string;
+  readonly pid: number | undefined;
+
+  constructor(dir: string, pid: number | undefined, detail: string) {
+    super('ERR_METADATA_LOCKED', `${dir} is locked: ${detail}`);
+    this.dir = dir;
+    this.pid = pid;
+  }
+}
+
+/** The manager stopped after a failed write or fsync (`cause` is the system error), or was closed. */
+export class ManagerStateError extends MetadataError {
+  constructor(code: 'ERR_MANAGER_FAILED' | 'ERR_MANAGER_CLOSED', message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** An I/O failure while opening or loading, with the system error as `cause`. */
+export class MetadataIoError extends MetadataError {
+  constructor(message: string, cause: unknown) {
+    super('ERR_METADATA_IO', message, { cause });
+  }
+}
+
+/** True when `err` is a Node system error with this `code` (ENOENT, EEXIST...). */
+export function hasErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

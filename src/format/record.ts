@@ -1,0 +1,159 @@
+import { UpdateKind } from '../state.js';
+import { crc32 } from './crc.js';
+
+/**
+ * The log's byte layout: a 32-byte header, then fixed-size 32-byte records, all little-endian.
+ * docs/format.md describes the same layout for humans; change both together.
+ *
+ * Header (offset, size, field):
+ *   0  8  magic "RAFTMWAL"
+ *   8  4  format version (1)
+ *  12  4  record size (32)
+ *  16  8  first sequence number this log holds
+ *  24  4  reserved, zero
+ *  28  4  CRC-32 of bytes 0..27
+ *
+ * Record:
+ *   0  4  CRC-32 of bytes 4..31
+ *   4  1  kind: 1 = term update, 2 = vote update
+ *   5  1  reserved, zero
+ *   6  2  index of this record within the write (batch) that carried it
+ *   8  8  sequence number (consecutive, from 1)
+ *  16  8  currentTerm after the update
+ *  24  8  votedFor after the update
+ *
+ * An all-zero record slot marks the end of the log: files are preallocated with zeros and records
+ * overwrite them in place. No valid record is all zeros (its CRC would not match).
+ */
+
+export const LOG_MAGIC = 'RAFTMWAL';
+export const LOG_FORMAT_VERSION = 1;
+export const HEADER_SIZE = 32;
+export const RECORD_SIZE = 32;
+/** Largest batch index that fits the 16-bit field; the writer splits larger batches. */
+export const MAX_BATCH_RECORDS = 0xffff;
+
+const MAX_HIGH_WORD = 0x1fffff; // high 32 bits of Number.MAX_SAFE_INTEGER
+
+export interface LogHeader {
+  readonly version: number;
+  readonly recordSize: number;
+  readonly firstSeq: number;
+}
+
+export interface LogRecord {
+  readonly kind: UpdateKind;
+  readonly batchIndex: number;
+  readonly seq: number;
+  readonly currentTerm: number;
+  readonly votedFor: number;
+}
+
+/** What one 32-byte slot holds. */
+export type SlotContent =
+  | { readonly type: 'record'; readonly record: LogRecord }
+  | { readonly type: 'zero' }
+  | { readonly type: 'bad'; readonly reason: string };
+
+function writeU64(view: DataView, offset: number, value: number): void {
+  view.setUint32(offset, value % 0x1_0000_0000, true);
+  view.setUint32(offset + 4, Math.floor(value / 0x1_0000_0000), true);
+}
+
+/** The u64 at `offset`, or -1 if it does not fit a safe integer. */
+function readU64(view: DataView, offset: number): number {
+  const high = view.getUint32(offset + 4, true);
+  if (high > MAX_HIGH_WORD) return -1;
+  return high * 0x1_0000_0000 + view.getUint32(offset, true);
+}
+
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function encodeHeader(firstSeq: number): Uint8Array {
+  const bytes = new Uint8Array(HEADER_SIZE);
+  const view = viewOf(bytes);
+  bytes.set(new TextEncoder().encode(LOG_MAGIC), 0);
+  view.setUint32(8, LOG_FORMAT_VERSION, true);
+  view.setUint32(12, RECORD_SIZE, true);
+  writeU64(view, 16, firstSeq);
+  view.setUint32(28, crc32(bytes.subarray(0, 28)), true);
+  return bytes;
+}
+
+/**
+ * Decodes a header. Returns a reason string when the bytes are not a valid version-1 header;
+ * `'zero'` when they are all zeros (a header whose write never reached the disk).
+ */
+export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem: string } {
+  if (bytes.byteLength < HEADER_SIZE) return { problem: 'short header' };
+  const head = bytes.subarray(0, HEADER_SIZE);
+  if (head.every((b) => b === 0)) return { problem: 'zero' };
+  const view = viewOf(head);
+  const magic = new TextDecoder().decode(head.subarray(0, 8));
+  if (magic !== LOG_MAGIC) return { problem: `bad magic ${JSON.stringify(magic)} (not a raft-metadata log)` };
+  if (view.getUint32(28, true) !== crc32(head.subarray(0, 28))) return { problem: 'header checksum mismatch' };
+  const version = view.getUint32(8, true);
+  if (version !== LOG_FORMAT_VERSION) return { problem: `unknown log format version ${version}` };
+  const recordSize = view.getUint32(12, true);
+  if (recordSize !== RECORD_SIZE) return { problem: `unexpected record size ${recordSize}` };
+  const firstSeq = readU64(view, 16);
+  if (firstSeq < 1) return { problem: 'invalid first sequence number' };
+  return { version, recordSize, firstSeq };
+}
+
+/** Writes `record` into `target` at `offset` (RECORD_SIZE bytes). */
+export function encodeRecordInto(target: Uint8Array, offset: number, record: LogRecord): void {
+  const slot = target.subarray(offset, offset + RECORD_SIZE);
+  slot.fill(0);
+  const view = viewOf(slot);
+  view.setUint8(4, record.kind);
+  view.setUint16(6, record.batchIndex, true);
+  writeU64(view, 8, record.seq);
+  writeU64(view, 16, record.currentTerm);
+  writeU64(view, 24, record.votedFor);
+  view.setUint32(0, crc32(slot.subarray(4)), true);
+}
+
+export function encodeRecord(record: LogRecord): Uint8Array {
+  const bytes = new Uint8Array(RECORD_SIZE);
+  encodeRecordInto(bytes, 0, record);
+  return bytes;
+}
+
+/** Decodes the slot at `offset` of `bytes` (one DataView per chunk keeps replay allocation-light). */
+export function decodeSlotAt(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
+  if (bytes.byteLength - offset < RECORD_SIZE) return { type: 'bad', reason: 'record cut short' };
+  let allZero = true;
+  for (let i = offset; i < offset + RECORD_SIZE; i++) {
+    if (bytes[i] !== 0) {
+      allZero = false;
+      break;
+    }
+  }
+  if (allZero) return { type: 'zero' };
+  if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, offset + RECORD_SIZE))) {
+    return { type: 'bad', reason: 'record checksum mismatch' };
+  }
+  const kind = view.getUint8(offset + 4);
+  if (kind !== UpdateKind.Term && kind !== UpdateKind.Vote) {
+    return { type: 'bad', reason: `unknown record kind ${kind}` };
+  }
+  if (view.getUint8(offset + 5) !== 0) return { type: 'bad', reason: 'reserved byte is not zero' };
+  const seq = readU64(view, offset + 8);
+  const currentTerm = readU64(view, offset + 16);
+  const votedFor = readU64(view, offset + 24);
+  if (seq < 1 || currentTerm < 0 || votedFor < 0) {
+    return { type: 'bad', reason: 'number out of range' };
+  }
+  return {
+    type: 'record',
+    record: { kind, batchIndex: view.getUint16(offset + 6, true), seq, currentTerm, votedFor },
+  };
+}
+
+/** Decodes one slot: a checked record, an all-zero slot, or damage with its reason. */
+export function decodeSlot(slot: Uint8Array): SlotContent {
+  return decodeSlotAt(slot, viewOf(slot), 0);
+}

@@ -1,0 +1,147 @@
+import { CorruptionError } from '../errors.js';
+import {
+  decodeHeader,
+  decodeSlotAt,
+  HEADER_SIZE,
+  type LogHeader,
+  type LogRecord,
+  RECORD_SIZE,
+  viewOf,
+} from '../format/record.js';
+import type { FileSystem } from '../fs/types.js';
+
+/** Bytes read per step: memory stays flat whatever the log's length. A multiple of RECORD_SIZE. */
+const CHUNK_BYTES = 1 << 20;
+
+/** Where the valid records of a log end. */
+export type LogEnd =
+  /** Nothing but zeros (preallocated space) or end of file after the last record. */
+  | { readonly kind: 'clean'; readonly offset: number }
+  /**
+   * A torn last write: damage at `offset` that no later write depends on (what a crash in the
+   * middle of an append leaves). `bytesAfter` non-zero bytes follow, up to the end of the file.
+   */
+  | { readonly kind: 'torn'; readonly offset: number; readonly reason: string; readonly bytesAfter: number };
+
+export interface LogScan {
+  /** Undefined when the header itself never reached the disk (file shorter than a header, or zeros). */
+  readonly header: LogHeader | undefined;
+  readonly end: LogEnd;
+  readonly fileSize: number;
+  readonly recordCount: number;
+  readonly firstSeq: number | undefined;
+  readonly lastSeq: number | undefined;
+}
+
+/**
+ * Reads a log file from start to end, calling `onRecord` for every valid record in order, and
+ * classifies what follows the last one. Read-only.
+ *
+ * Torn or corrupt? Records carry their index within the write (batch) that carried them, so the
+ * reader can tell, at the first bad or zero slot X after the last good record L:
+ * - every valid record found after X belongs to the same write as the slot at X (its batch starts at
+ *   or before L+1): that write was still in flight when the process died, nothing in it was
+ *   acknowledged, and everything from X on is a torn tail;
+ * - a valid record of a later write exists after X: later writes start only after the earlier ones
+ *   were fdatasync'ed, so the damage hit acknowledged data: {@link CorruptionError}.
+ * Throws {@link CorruptionError} for a foreign or unknown-version header too.
+ */
+export async function scanLog(
+  fs: FileSystem,
+  path: string,
+  onRecord: (record: LogRecord, offset: number) => void,
+): Promise<LogScan> {
+  const handle = await fs.open(path, 'read');
+  try {
+    const fileSize = await handle.size();
+    const headBytes = new Uint8Array(HEADER_SIZE);
+    const headRead = await handle.read(headBytes, 0, HEADER_SIZE, 0);
+    const decoded = decodeHeader(headBytes.subarray(0, headRead));
+    if ('problem' in decoded) {
+      if (decoded.problem === 'zero' || decoded.problem === 'short header') {
+        // The header write (made at log creation, before any record) never fully reached the disk.
+        const bytesAfter = countNonZero(headBytes.subarray(0, headRead));
+        const end: LogEnd =
+          bytesAfter === 0
+            ? { kind: 'clean', offset: 0 }
+            : { kind: 'torn', offset: 0, reason: 'log header was never completely written', bytesAfter };
+        if (fileSize > HEADER_SIZE) await assertZeroFrom(handle, HEADER_SIZE, fileSize, path);
+        return { header: undefined, end, fileSize, recordCount: 0, firstSeq: undefined, lastSeq: undefined };
+      }
+      throw new CorruptionError(path, 0, decoded.problem);
+    }
+
+    let lastSeq = decoded.firstSeq - 1;
+    let recordCount = 0;
+    let damage: { offset: number; reason: string } | undefined;
+    let bytesAfter = 0;
+    const chunk = new Uint8Array(CHUNK_BYTES);
+    let position = HEADER_SIZE;
+    while (position < fileSize) {
+      const got = await handle.read(chunk, 0, Math.min(CHUNK_BYTES, fileSize - position), position);
+      if (got === 0) break;
+      const bytes = chunk.subarray(0, got);
+      const view = viewOf(bytes);
+      for (let at = 0; at < got; at += RECORD_SIZE) {
+        const offset = position + at;
+        const slot = decodeSlotAt(bytes, view, at);
+        if (damage === undefined) {
+          if (slot.type === 'record') {
+            onRecord(slot.record, offset);
+            lastSeq = slot.record.seq;
+            recordCount++;
+            continue;
+          }
+          damage = { offset, reason: slot.type === 'zero' ? 'zeroed record' : slot.reason };
+        }
+        // Past the end of the valid records: only zeros or pieces of the same torn write may follow.
+        if (slot.type === 'record') {
+          const batchStart = slot.record.seq - slot.record.batchIndex;
+          if (batchStart > lastSeq + 1 || slot.record.seq <= lastSeq) {
+            throw new CorruptionError(
+              path,
+              damage.offset,
+              `${damage.reason}, followed by a valid record (seq ${slot.record.seq}) at byte ${offset}`,
+            );
+          }
+        }
+        bytesAfter += countNonZero(bytes.subarray(at, at + RECORD_SIZE));
+      }
+      position += got;
+    }
+
+    const firstSeq = recordCount > 0 ? decoded.firstSeq : undefined;
+    const last = recordCount > 0 ? lastSeq : undefined;
+    const end: LogEnd =
+      damage === undefined || bytesAfter === 0
+        ? { kind: 'clean', offset: damage?.offset ?? fileSize }
+        : { kind: 'torn', offset: damage.offset, reason: damage.reason, bytesAfter };
+    return { header: decoded, end, fileSize, recordCount, firstSeq, lastSeq: last };
+  } finally {
+    await handle.close();
+  }
+}
+
+function countNonZero(bytes: Uint8Array): number {
+  let n = 0;
+  for (const b of bytes) if (b !== 0) n++;
+  return n;
+}
+
+async function assertZeroFrom(
+  handle: { read(b: Uint8Array, o: number, l: number, p: number): Promise<number> },
+  from: number,
+  to: number,
+  path: string,
+): Promise<void> {
+  const chunk = new Uint8Array(CHUNK_BYTES);
+  for (let position = from; position < to; ) {
+    const got = await handle.read(chunk, 0, Math.min(CHUNK_BYTES, to - position), position);
+    if (got === 0) return;
+    const index = chunk.subarray(0, got).findIndex((b) => b !== 0);
+    if (index >= 0) {
+      throw new CorruptionError(path, 0, `log header missing but data found at byte ${position + index}`);
+    }
+    position += got;
+  }
+}
