@@ -13,7 +13,6 @@
  * | `ERR_METADATA_LOCKED`    | another live manager owns the directory |
  * | `ERR_MANAGER_FAILED`     | a write or fsync failed earlier; the manager accepts nothing more |
  * | `ERR_MANAGER_CLOSED`     | the manager was closed |
- * | `ERR_METADATA_IO`        | an I/O error while opening or loading (cause attached) |
  */
 export type MetadataErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
@@ -23,8 +22,7 @@ export type MetadataErrorCode =
   | 'ERR_METADATA_CORRUPT'
   | 'ERR_METADATA_LOCKED'
   | 'ERR_MANAGER_FAILED'
-  | 'ERR_MANAGER_CLOSED'
-  | 'ERR_METADATA_IO';
+  | 'ERR_MANAGER_CLOSED';
 
 /** Base class of every error the library throws. */
 export class MetadataError extends Error {
@@ -81,13 +79,6 @@ export class LockedError extends MetadataError {
 export class ManagerStateError extends MetadataError {
   constructor(code: 'ERR_MANAGER_FAILED' | 'ERR_MANAGER_CLOSED', message: string, cause?: unknown) {
     super(code, message, cause === undefined ? undefined : { cause });
-  }
-}
-
-/** An I/O failure while opening or loading, with the system error as `cause`. */
-export class MetadataIoError extends MetadataError {
-  constructor(message: string, cause: unknown) {
-    super('ERR_METADATA_IO', message, { cause });
   }
 }
 

@@ -58,11 +58,7 @@ function describe(value: unknown): string {
  * The state after applying `update` to `state`, `undefined` if the update changes nothing, or a
  * thrown {@link RaftRuleError} if Raft forbids it. Pure: the caller decides what to persist.
  */
-export function applyUpdate(
-  state: HardState,
-  kind: UpdateKind,
-  value: number,
-): HardState | undefined {
+export function applyUpdate(state: HardState, kind: UpdateKind, value: number): HardState | undefined {
   if (kind === UpdateKind.Term) {
     if (value < state.currentTerm) {
       throw new RaftRuleError(

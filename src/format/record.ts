@@ -93,7 +93,8 @@ export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem:
   const view = viewOf(head);
   const magic = new TextDecoder().decode(head.subarray(0, 8));
   if (magic !== LOG_MAGIC) return { problem: `bad magic ${JSON.stringify(magic)} (not a raft-metadata log)` };
-  if (view.getUint32(28, true) !== crc32(head.subarray(0, 28))) return { problem: 'header checksum mismatch' };
+  if (view.getUint32(28, true) !== crc32(head.subarray(0, 28)))
+    return { problem: 'header checksum mismatch' };
   const version = view.getUint32(8, true);
   if (version !== LOG_FORMAT_VERSION) return { problem: `unknown log format version ${version}` };
   const recordSize = view.getUint32(12, true);

@@ -81,14 +81,16 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent | SnapshotPro
   } catch (err) {
     const position = /position (\d+)/.exec(String(err))?.[1];
     const offset = position === undefined ? bytes.byteLength : Number(position);
-    const why = text.trim().length === 0 ? 'snapshot is empty' : 'snapshot is not valid JSON (cut short or edited)';
+    const why =
+      text.trim().length === 0 ? 'snapshot is empty' : 'snapshot is not valid JSON (cut short or edited)';
     return { offset, problem: why };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { offset: 0, problem: 'snapshot is not a JSON object' };
   }
   const obj = parsed as Record<string, unknown>;
-  if (obj.format !== SNAPSHOT_FORMAT) return { offset: 0, problem: 'snapshot has no "format":"raft-metadata" field' };
+  if (obj.format !== SNAPSHOT_FORMAT)
+    return { offset: 0, problem: 'snapshot has no "format":"raft-metadata" field' };
   if (obj.version !== SNAPSHOT_VERSION) {
     return { offset: 0, problem: `unknown snapshot format version ${JSON.stringify(obj.version)}` };
   }

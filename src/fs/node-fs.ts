@@ -9,12 +9,16 @@ const OPEN_FLAGS: Record<OpenMode, number> = {
   write: constants.O_RDWR,
 };
 
+const REAL_DISK = Object.freeze({ name: 'real disk' });
+
 /**
  * The real disk, through `node:fs/promises`. No call blocks the event loop: fsyncs run on libuv's
  * thread pool, and the log's write+fdatasync hot path on a dedicated I/O thread ({@link IoThread},
  * started on first use).
  */
 export class NodeFileSystem implements FileSystem {
+  /** Every instance sees the same real files, so all share one lock scope. */
+  readonly lockScope: object = REAL_DISK;
   #io: IoThread | undefined;
 
   #ioThread(): IoThread {

@@ -1,0 +1,497 @@
+import { performance } from 'node:perf_hooks';
+import { ensureDirectory } from './ensure-directory.js';
+import { InvalidArgumentError, ManagerStateError, type MetadataError } from './errors.js';
+import type { LogRecord } from './format/record.js';
+import { defaultFileSystem } from './fs/default.js';
+import type { FileSystem } from './fs/types.js';
+import { acquireLock, type DirectoryLock } from './lock.js';
+import { LogWriter } from './log/log-writer.js';
+import { Metadata, makeMetadata } from './metadata.js';
+import { recoverDirectory } from './recovery.js';
+import { writeSnapshot } from './snapshot.js';
+import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount } from './state.js';
+import {
+  compactionChannel,
+  failureChannel,
+  fsyncChannel,
+  type ManagerStats,
+  StatsRecorder,
+} from './stats.js';
+
+/** Options of {@link MetadataManager.open} and of the constructor's third argument. */
+export interface ManagerOptions {
+  /** Compact the log into the snapshot this often when something changed. Default 1000; 0 disables. */
+  readonly flushIntervalMs?: number;
+  /** File system to use; the real disk (`node:fs`, with an I/O thread) by default. */
+  readonly fs?: FileSystem;
+}
+
+export const DEFAULT_FLUSH_INTERVAL_MS = 1000;
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** Updates that go to disk in one write and one fdatasync (group commit). */
+interface Batch {
+  readonly records: LogRecord[];
+  readonly waiters: Waiter[];
+}
+
+function newBatch(): Batch {
+  return { records: [], waiters: [] };
+}
+
+function validateInterval(value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new InvalidArgumentError(
+      'ERR_INVALID_ARG_TYPE',
+      `The "flushIntervalMs" argument must be of type number. Received type ${typeof value}`,
+    );
+  }
+  if (!Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1) {
+    throw new InvalidArgumentError(
+      'ERR_OUT_OF_RANGE',
+      `The value of "flushIntervalMs" is out of range. It must be >= 0 && <= ${2 ** 31 - 1}. Received ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Owns a metadata directory and makes every term and vote update durable before acknowledging it.
+ *
+ * - Each update is validated against the latest accepted state, in call order, then appended to the
+ *   log; its promise resolves only after the record is fdatasync'ed. Updates that arrive while a
+ *   write is in flight share the next write and fdatasync (group commit).
+ * - Every `flushIntervalMs` (when something changed) and on {@link MetadataManager.sync}, the log
+ *   is compacted into the snapshot and a new log is started.
+ * - Fail-stop: if a write or fsync fails, every pending and later update rejects with
+ *   `ERR_MANAGER_FAILED` (the system error as `cause`); an fsync is never retried.
+ * - One owner: the directory is locked (`LOCK`) until {@link MetadataManager.close}.
+ */
+export class MetadataManager {
+  readonly #dir: string;
+  readonly #fs: FileSystem;
+  readonly #flushIntervalMs: number;
+  readonly #opening: Promise<void>;
+  #opened = false;
+  #openError: unknown;
+  #lock: DirectoryLock | undefined;
+  #writer: LogWriter | undefined;
+
+  /** Latest accepted state (durable or in a pending/in-flight batch). */
+  #accepted: HardState;
+  /** Latest state known to be on stable storage. */
+  #durable: HardState;
+  #nextSeq = 1;
+  #durableSeq = 0;
+  /** `lastSeq` of the snapshot on disk; -1 when there is none. */
+  #snapshotSeq = -1;
+  /** Log files that the next compaction removes once its snapshot covers them. */
+  #retiredLogs: string[] = [];
+
+  #pending: Batch = newBatch();
+  #inflight: Batch | undefined;
+  #flushScheduled = false;
+  /** While true no write starts: a compaction is switching to a new log. */
+  #switching = false;
+  #idleWaiters: (() => void)[] = [];
+  #compacting: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  #failure: unknown;
+  #closing: Promise<void> | undefined;
+  readonly #stats = new StatsRecorder();
+
+  /**
+   * The seed's form: a manager for `initial.metadataDir`, opened in the background. `initial` is a
+   * proposed update against what is on disk, under the same rules as any update (its term may not
+   * be lower; a different vote in the same term is refused). An open error surfaces on the first
+   * awaited call. Prefer {@link MetadataManager.open}, which reports errors at once.
+   */
+  constructor(
+    initial: Metadata,
+    flushIntervalMs: number = DEFAULT_FLUSH_INTERVAL_MS,
+    options: ManagerOptions = {},
+  ) {
+    if (!(initial instanceof Metadata)) {
+      throw new InvalidArgumentError('ERR_INVALID_ARG_TYPE', 'The "initial" argument must be a Metadata');
+    }
+    this.#flushIntervalMs = validateInterval(options.flushIntervalMs ?? flushIntervalMs);
+    const proposed = {
+      currentTerm: validateCount('initial.currentTerm', initial.currentTerm),
+      votedFor: validateCount('initial.votedFor', initial.votedFor),
+    };
+    this.#dir = initial.metadataDir;
+    this.#fs = options.fs ?? defaultFileSystem();
+    this.#accepted = proposed;
+    this.#durable = proposed;
+    this.#opening = this.#open(initialProposals.has(initial) ? undefined : proposed);
+    // The error is kept for every later call; this handler only stops an unhandled rejection.
+    this.#opening.catch(() => {});
+  }
+
+  /**
+   * Opens (creating it if needed) and locks `metadataDir`, recovers its state and returns a ready
+   * manager.
+   * @throws `ERR_METADATA_LOCKED` if another live manager owns the directory;
+   *   `ERR_METADATA_CORRUPT` if its files are damaged; a system error if the disk fails.
+   */
+  static async open(metadataDir: string, options: ManagerOptions = {}): Promise<MetadataManager> {
+    const placeholder = new Metadata(metadataDir);
+    initialProposals.add(placeholder);
+    const manager = new MetadataManager(
+      placeholder,
+      options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
+      options,
+    );
+    await manager.#opening;
+    return manager;
+  }
+
+  /** A copy of the latest accepted state (after a failure: the last durable state). */
+  get(): Metadata {
+    return makeMetadata(this.#dir, this.#accepted.currentTerm, this.#accepted.votedFor, this.#nextSeq - 1);
+  }
+
+  /**
+   * Sets `currentTerm`. A higher term clears the vote; the same term changes nothing.
+   * Resolves once the change is on stable storage.
+   * @throws `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a term that is not a safe non-negative
+   *   integer; `ERR_TERM_REGRESSION` for a lower term (nothing is written).
+   */
+  async updateCurrentTerm(term: number): Promise<void> {
+    validateCount('term', term);
+    if (!this.#opened) await this.#ready();
+    return this.#submit(UpdateKind.Term, term);
+  }
+
+  /**
+   * Records the vote for `serverId` in the current term. Voting again for the same server changes
+   * nothing. Resolves once the vote is on stable storage.
+   * @throws `ERR_VOTE_CONFLICT` if the node already voted for another server in this term.
+   */
+  async updateVotedFor(serverId: number): Promise<void> {
+    validateCount('serverId', serverId);
+    if (!this.#opened) await this.#ready();
+    return this.#submit(UpdateKind.Vote, serverId);
+  }
+
+  /**
+   * Compacts now: waits for pending updates, writes a snapshot covering them and starts a new log.
+   * Resolves once the snapshot is durable.
+   */
+  async sync(): Promise<void> {
+    if (!this.#opened) await this.#ready();
+    this.#assertWritable();
+    await this.#barrier();
+    await this.#compact(true);
+  }
+
+  /** Counters: updates, fsyncs, batch sizes, fsync latency, bytes, compactions, log size. */
+  stats(): ManagerStats {
+    return this.#stats.snapshot(this.#writer?.recordBytes ?? 0);
+  }
+
+  /** Finishes pending updates, stops the flush timer, closes the log and releases the lock. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- opening -------------------------------------------------------------------------------
+
+  async #ready(): Promise<void> {
+    await this.#opening.catch(() => {});
+    if (this.#closing !== undefined) throw closedError();
+    if (this.#openError !== undefined) throw this.#openError;
+  }
+
+  async #open(proposed: HardState | undefined): Promise<void> {
+    try {
+      await ensureDirectory(this.#fs, this.#dir);
+      this.#lock = await acquireLock(this.#fs, this.#dir);
+      const recovered = await recoverDirectory(this.#fs, this.#dir);
+      this.#accepted = recovered.state;
+      this.#durable = recovered.state;
+      this.#durableSeq = recovered.lastSeq;
+      this.#nextSeq = recovered.lastSeq + 1;
+      this.#snapshotSeq = recovered.snapshot?.lastSeq ?? -1;
+
+      const last = recovered.logs.at(-1);
+      const reusable =
+        last?.scan.header !== undefined &&
+        last.scan.end.kind === 'clean' &&
+        (last.scan.lastSeq ?? last.firstSeq - 1) === recovered.lastSeq;
+      if (last !== undefined && reusable) {
+        this.#writer = await LogWriter.reopen(this.#fs, this.#dir, last.firstSeq, last.scan.end.offset);
+        this.#retiredLogs = recovered.logs.slice(0, -1).map((log) => log.path);
+      } else {
+        // No log, or the last one ends in a torn write: start a fresh log after the last valid
+        // record. Its creation replaces a torn log of the same name atomically (rename); older logs
+        // wait for the compaction below. The torn bytes were never acknowledged.
+        const writer = await LogWriter.create(this.#fs, this.#dir, this.#nextSeq);
+        this.#writer = writer;
+        this.#retiredLogs = recovered.logs.map((log) => log.path).filter((path) => path !== writer.path);
+      }
+      this.#opened = true;
+      if (this.#retiredLogs.length > 0 && last?.scan.end.kind === 'torn') {
+        // Fold the damaged log away now, so that the directory is clean again after a restart.
+        await this.#compact(true);
+      }
+      if (proposed !== undefined) await this.#propose(proposed);
+      if (this.#flushIntervalMs > 0) {
+        this.#timer = setInterval(() => this.#onInterval(), this.#flushIntervalMs);
+        this.#timer.unref();
+      }
+    } catch (err) {
+      this.#openError = err;
+      this.#opened = false;
+      await this.#writer?.close().catch(() => {});
+      this.#writer = undefined;
+      await this.#lock?.release().catch(() => {});
+      this.#lock = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The constructor's `initial` Metadata, applied as ordinary updates: a lower term throws
+   * ERR_TERM_REGRESSION, a different vote in the same term ERR_VOTE_CONFLICT, before anything is
+   * written (a higher term clears the vote first, so the vote can only conflict when the term is equal).
+   */
+  async #propose(proposed: HardState): Promise<void> {
+    const updates = [this.#submit(UpdateKind.Term, proposed.currentTerm)];
+    if (proposed.votedFor !== NONE_SERVER_ID) updates.push(this.#submit(UpdateKind.Vote, proposed.votedFor));
+    await Promise.all(updates);
+  }
+
+  // ---- updates and group commit --------------------------------------------------------------
+
+  #assertWritable(): void {
+    if (this.#closing !== undefined) throw closedError();
+    if (this.#failure !== undefined) throw failedError(this.#failure);
+  }
+
+  /** Validates against the latest accepted state and queues the record; resolves when durable. */
+  #submit(kind: UpdateKind, value: number): Promise<void> {
+    this.#assertWritable();
+    const next = applyUpdate(this.#accepted, kind, value);
+    if (next === undefined) return this.#barrier();
+    this.#accepted = next;
+    const record: LogRecord = {
+      kind,
+      batchIndex: 0,
+      seq: this.#nextSeq++,
+      currentTerm: next.currentTerm,
+      votedFor: next.votedFor,
+    };
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.records.push(record);
+      this.#pending.waiters.push({ resolve, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  /** Resolves when everything accepted so far is durable. */
+  #barrier(): Promise<void> {
+    const batch = this.#pending.records.length > 0 ? this.#pending : this.#inflight;
+    if (batch === undefined) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#inflight !== undefined || this.#switching) return;
+    if (this.#pending.waiters.length === 0) return;
+    this.#flushScheduled = true;
+    // Wait one turn of the event loop: every caller that is ready now joins this batch, so N
+    // concurrent writers cost one fdatasync instead of splitting into a batch of 1 and N-1.
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#inflight !== undefined || this.#switching || this.#failure !== undefined) return;
+    const batch = this.#pending;
+    const writer = this.#writer;
+    if (batch.waiters.length === 0 || writer === undefined) return;
+    this.#pending = newBatch();
+    this.#inflight = batch;
+    const started = performance.now();
+    try {
+      // The records are durable when this resolves; until then no caller has been answered.
+      await writer.append(batch.records);
+    } catch (err) {
+      this.#inflight = undefined;
+      this.#fail(err, batch);
+      return;
+    }
+    const durationMs = performance.now() - started;
+    const last = batch.records.at(-1);
+    if (last !== undefined) {
+      this.#durable = { currentTerm: last.currentTerm, votedFor: last.votedFor };
+      this.#durableSeq = last.seq;
+      const bytes = batch.records.length * 32;
+      this.#stats.recordFsync(batch.records.length, bytes, durationMs);
+      if (fsyncChannel.hasSubscribers) {
+        fsyncChannel.publish({ dir: this.#dir, records: batch.records.length, bytes, durationMs });
+      }
+    }
+    this.#inflight = undefined;
+    for (const waiter of batch.waiters) waiter.resolve();
+    this.#notifyIdle();
+    this.#scheduleFlush();
+  }
+
+  /** Fail-stop: reject everything pending, refuse everything later, never retry the fsync. */
+  #fail(err: unknown, batch?: Batch): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = err;
+    // What callers were told is durable stays the truth in memory; the failed batch may or may
+    // not be on disk, and a reload will show either its state or the durable one.
+    this.#accepted = this.#durable;
+    const error = failedError(err);
+    for (const waiter of [...(batch?.waiters ?? []), ...this.#pending.waiters]) waiter.reject(error);
+    this.#pending = newBatch();
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#notifyIdle();
+    if (failureChannel.hasSubscribers) failureChannel.publish({ dir: this.#dir, error: err });
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#inflight === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  // ---- compaction ----------------------------------------------------------------------------
+
+  #onInterval(): void {
+    if (this.#compacting !== undefined || this.#closing !== undefined || this.#failure !== undefined) return;
+    if (this.#durableSeq <= this.#snapshotSeq && this.#retiredLogs.length === 0) return;
+    // A failure is recorded by #compact (fail-stop); nothing to report to a caller here.
+    this.#compact(false).catch(() => {});
+  }
+
+  /** Runs one compaction at a time; `sync()` waits for a running one and then runs its own. */
+  async #compact(force: boolean): Promise<void> {
+    while (this.#compacting !== undefined) await this.#compacting.catch(() => {});
+    if (this.#failure !== undefined) throw failedError(this.#failure);
+    const covered = this.#durableSeq <= this.#snapshotSeq && this.#retiredLogs.length === 0;
+    if (covered && (!force || (this.#snapshotSeq >= 0 && (this.#writer?.recordBytes ?? 0) === 0))) return;
+    const run = this.#runCompaction();
+    this.#compacting = run;
+    try {
+      await run;
+    } finally {
+      this.#compacting = undefined;
+    }
+  }
+
+  async #runCompaction(): Promise<void> {
+    const started = performance.now();
+    const fs = this.#fs;
+    let rotated = false;
+    let covered: number;
+    let state: HardState;
+    this.#switching = true;
+    try {
+      await this.#whenIdle();
+      if (this.#failure !== undefined) throw failedError(this.#failure);
+      covered = this.#durableSeq;
+      state = this.#durable;
+      const current = this.#writer;
+      if (current !== undefined && current.recordBytes > 0) {
+        // Switch to a fresh log first, so that updates continue while the snapshot is written.
+        // Crash before the new log is durable: the old log still holds everything.
+        const next = await LogWriter.create(fs, this.#dir, covered + 1);
+        this.#writer = next;
+        this.#retiredLogs.push(current.path);
+        rotated = true;
+        await current.close();
+      }
+    } catch (err) {
+      this.#fail(err);
+      throw failedError(err);
+    } finally {
+      this.#switching = false;
+      this.#scheduleFlush();
+    }
+    try {
+      if (covered > this.#snapshotSeq || this.#snapshotSeq < 0) {
+        // Crash anywhere in here: metadata.json is the old or the new snapshot, complete; the
+        // logs still hold every record after the old one (see snapshot.ts).
+        await writeSnapshot(fs, this.#dir, { ...state, lastSeq: covered });
+        this.#snapshotSeq = covered;
+      }
+      const retired = this.#retiredLogs;
+      this.#retiredLogs = [];
+      for (const path of retired) {
+        // Every record in these logs is in the durable snapshot now. A crash before the unlinks
+        // are durable leaves them in place; replay skips records the snapshot covers.
+        await fs.unlink(path);
+      }
+      if (retired.length > 0) await fs.syncDir(this.#dir);
+    } catch (err) {
+      this.#fail(err);
+      throw failedError(err);
+    }
+    this.#stats.compactions++;
+    if (compactionChannel.hasSubscribers) {
+      compactionChannel.publish({
+        dir: this.#dir,
+        lastSeq: covered,
+        durationMs: performance.now() - started,
+        rotatedLog: rotated,
+      });
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  async #shutdown(): Promise<void> {
+    await this.#opening.catch(() => {});
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    // Pending updates still complete (their callers are awaiting them); new ones are refused.
+    if (this.#failure === undefined) await this.#barrier().catch(() => {});
+    while (this.#compacting !== undefined) await this.#compacting.catch(() => {});
+    await this.#whenIdle();
+    try {
+      await this.#writer?.close();
+    } finally {
+      this.#writer = undefined;
+      await this.#lock?.release();
+      this.#lock = undefined;
+    }
+  }
+}
+
+/** Metadata placeholders made by `open()`: "whatever is on disk", not a proposal. */
+const initialProposals = new WeakSet<Metadata>();
+
+function closedError(): MetadataError {
+  return new ManagerStateError('ERR_MANAGER_CLOSED', 'the metadata manager is closed');
+}
+
+function failedError(cause: unknown): MetadataError {
+  if (cause instanceof ManagerStateError && cause.code === 'ERR_MANAGER_FAILED') return cause;
+  const what = cause instanceof Error ? cause.message : String(cause);
+  return new ManagerStateError(
+    'ERR_MANAGER_FAILED',
+    `the metadata manager stopped after a failed write or fsync (${what}); it accepts no more updates`,
+    cause,
+  );
+}

@@ -1,0 +1,93 @@
+import { InvalidArgumentError } from './errors.js';
+import { snapshotPath } from './format/names.js';
+import { type SnapshotJson, snapshotJson } from './format/snapshot-codec.js';
+import { defaultFileSystem } from './fs/default.js';
+import type { FileSystem } from './fs/types.js';
+import { recoverDirectory } from './recovery.js';
+import { NONE_SERVER_ID } from './state.js';
+
+/** Options of {@link Metadata.load}. */
+export interface LoadOptions {
+  /** File system to read through; the real disk by default. */
+  readonly fs?: FileSystem;
+}
+
+/** The sequence number a Metadata instance covers (what its snapshot's `lastSeq` says). */
+const coveredSeq = new WeakMap<Metadata, number>();
+
+/** @internal */
+export function metadataLastSeq(metadata: Metadata): number {
+  return coveredSeq.get(metadata) ?? 0;
+}
+
+/** @internal */
+export function makeMetadata(dir: string, currentTerm: number, votedFor: number, lastSeq: number): Metadata {
+  const metadata = new Metadata(dir);
+  metadata.currentTerm = currentTerm;
+  metadata.votedFor = votedFor;
+  coveredSeq.set(metadata, lastSeq);
+  return metadata;
+}
+
+/**
+ * A Raft node's durable state, `currentTerm` and `votedFor`, and the directory it lives in.
+ * A plain value: changing its fields changes nothing on disk (use {@link MetadataManager}).
+ */
+export class Metadata {
+  /** The latest term this node has seen. Starts at 0. */
+  currentTerm: number;
+  /** The candidate this node voted for in `currentTerm`, or {@link NONE_SERVER_ID}. */
+  votedFor: number;
+  /** The directory holding the snapshot, the log and the lock. */
+  metadataDir: string;
+
+  /** Fresh state: term 0, no vote. Touches no file. */
+  constructor(metadataDir: string) {
+    if (typeof metadataDir !== 'string' || metadataDir.length === 0) {
+      throw new InvalidArgumentError(
+        'ERR_INVALID_ARG_TYPE',
+        `The "metadataDir" argument must be a non-empty string. Received ${typeof metadataDir}`,
+      );
+    }
+    this.currentTerm = 0;
+    this.votedFor = NONE_SERVER_ID;
+    this.metadataDir = metadataDir;
+  }
+
+  /**
+   * Reads the state saved in `metadataDir`: the snapshot, then the log records after it.
+   * A missing or empty directory gives fresh state. A torn last record (a crash in the middle of
+   * an append, never acknowledged) is ignored. Never writes to or creates anything in the directory.
+   *
+   * @throws `ERR_METADATA_CORRUPT` ({@link CorruptionError}) naming the file, byte offset and problem
+   *   when the files hold damage a crash cannot explain; the state is never silently rolled back.
+   */
+  static async load(metadataDir: string, options: LoadOptions = {}): Promise<Metadata> {
+    const probe = new Metadata(metadataDir);
+    const fs = options.fs ?? defaultFileSystem();
+    const recovered = await recoverDirectory(fs, probe.metadataDir);
+    return makeMetadata(
+      metadataDir,
+      recovered.state.currentTerm,
+      recovered.state.votedFor,
+      recovered.lastSeq,
+    );
+  }
+
+  /** Path of the snapshot file in `metadataDir`: `<metadataDir>/metadata.json`. */
+  static genMetadataFilepath(metadataDir: string): string {
+    return snapshotPath(new Metadata(metadataDir).metadataDir);
+  }
+
+  /**
+   * The snapshot JSON for this state (format in docs/format.md), checksummed: writing
+   * `JSON.stringify(metadata)` to {@link Metadata.genMetadataFilepath} makes `load` return it.
+   */
+  toJSON(): SnapshotJson {
+    return snapshotJson({
+      currentTerm: this.currentTerm,
+      votedFor: this.votedFor,
+      lastSeq: metadataLastSeq(this),
+    });
+  }
+}
