@@ -1,0 +1,260 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeRecord, HEADER_SIZE, RECORD_SIZE } from '../../src/format/record.js';
+import { encodeSnapshot } from '../../src/format/snapshot-codec.js';
+import { Metadata, MetadataManager } from '../../src/index.js';
+import { UpdateKind } from '../../src/state.js';
+import { directoryContents, flipByte, logFile, tempDir, truncateFile, writeAt } from '../helpers.js';
+
+/** A directory whose log holds terms 1..n, one record per write (so each is its own batch). */
+async function logWithTerms(n: number): Promise<string> {
+  const dir = tempDir();
+  const manager = await MetadataManager.open(dir, { flushIntervalMs: 0 });
+  for (let term = 1; term <= n; term++) await manager.updateCurrentTerm(term);
+  await manager.close();
+  return dir;
+}
+
+const recordAt = (i: number): number => HEADER_SIZE + i * RECORD_SIZE;
+
+async function expectCorrupt(dir: string, file: string, offset: number): Promise<void> {
+  const before = directoryContents(dir);
+  const err = await Metadata.load(dir).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toMatchObject({ code: 'ERR_METADATA_CORRUPT', file, offset });
+  expect(String((err as Error).message)).toContain(file);
+  // A manager refuses to start on it too, and neither touches the files.
+  await expect(MetadataManager.open(dir)).rejects.toMatchObject({ code: 'ERR_METADATA_CORRUPT' });
+  expect(directoryContents(dir)).toEqual(before);
+}
+
+/** Load drops the torn tail; a new manager appends after it; the next load sees the new state. */
+async function expectTornThenAppend(dir: string, expectedTerm: number): Promise<void> {
+  const before = directoryContents(dir);
+  expect((await Metadata.load(dir)).currentTerm).toBe(expectedTerm);
+  expect(directoryContents(dir)).toEqual(before); // load never writes
+  const manager = await MetadataManager.open(dir);
+  expect(manager.get().currentTerm).toBe(expectedTerm);
+  await manager.updateCurrentTerm(expectedTerm + 10);
+  await manager.updateVotedFor(4);
+  await manager.close();
+  expect(await Metadata.load(dir)).toMatchObject({ currentTerm: expectedTerm + 10, votedFor: 4 });
+  // And once more, after the restart that folded the torn log away.
+  const again = await MetadataManager.open(dir);
+  await again.updateCurrentTerm(expectedTerm + 11);
+  await again.close();
+  expect((await Metadata.load(dir)).currentTerm).toBe(expectedTerm + 11);
+}
+
+describe('torn last record', () => {
+  it('a record cut short at the end of the file is dropped', async () => {
+    const dir = await logWithTerms(3);
+    truncateFile(logFile(dir), recordAt(2) + 10);
+    await expectTornThenAppend(dir, 2);
+  });
+
+  it('a last record followed by zeros (its write never landed) is dropped', async () => {
+    const dir = await logWithTerms(3);
+    writeAt(logFile(dir), recordAt(2) + 8, new Uint8Array(RECORD_SIZE - 8));
+    await expectTornThenAppend(dir, 2);
+  });
+
+  it('junk after the last record is a torn tail', async () => {
+    const dir = await logWithTerms(3);
+    writeAt(logFile(dir), recordAt(3), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
+    await expectTornThenAppend(dir, 3);
+  });
+
+  it('a partly written batch is torn even if later records of the same write survived', async () => {
+    const dir = await logWithTerms(2);
+    const path = logFile(dir);
+    // A batch of three (seq 3..5) where the middle record's sector was lost.
+    writeAt(
+      path,
+      recordAt(2),
+      encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 3, currentTerm: 3, votedFor: 0 }),
+    );
+    writeAt(
+      path,
+      recordAt(4),
+      encodeRecord({ kind: UpdateKind.Term, batchIndex: 2, seq: 5, currentTerm: 5, votedFor: 0 }),
+    );
+    await expectTornThenAppend(dir, 3);
+  });
+});
+
+describe('corruption', () => {
+  it('a flipped byte mid-log is corruption at that record', async () => {
+    const dir = await logWithTerms(5);
+    flipByte(logFile(dir), recordAt(2) + 17);
+    await expectCorrupt(dir, logFile(dir), recordAt(2));
+  });
+
+  it('a zeroed record followed by later writes is corruption', async () => {
+    const dir = await logWithTerms(5);
+    writeAt(logFile(dir), recordAt(1), new Uint8Array(RECORD_SIZE));
+    await expectCorrupt(dir, logFile(dir), recordAt(1));
+  });
+
+  it('a damaged log header is corruption', async () => {
+    const dir = await logWithTerms(2);
+    flipByte(logFile(dir), 3);
+    await expectCorrupt(dir, logFile(dir), 0);
+  });
+
+  it('an unknown log format version is corruption', async () => {
+    const dir = await logWithTerms(2);
+    const path = logFile(dir);
+    const bytes = readFileSync(path);
+    bytes.writeUInt32LE(2, 8);
+    writeFileSync(path, bytes);
+    await expectCorrupt(dir, path, 0);
+  });
+
+  it('a valid record that breaks Raft (term going down) is corruption', async () => {
+    const dir = await logWithTerms(3);
+    writeAt(
+      logFile(dir),
+      recordAt(3),
+      encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 4, currentTerm: 2, votedFor: 0 }),
+    );
+    await expectCorrupt(dir, logFile(dir), recordAt(3));
+  });
+
+  it('two different votes in one term in the log is corruption', async () => {
+    const dir = await logWithTerms(1);
+    const path = logFile(dir);
+    writeAt(
+      path,
+      recordAt(1),
+      encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 2, currentTerm: 1, votedFor: 5 }),
+    );
+    writeAt(
+      path,
+      recordAt(2),
+      encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 3, currentTerm: 1, votedFor: 6 }),
+    );
+    await expectCorrupt(dir, path, recordAt(2));
+  });
+
+  it('a gap in sequence numbers is corruption', async () => {
+    const dir = await logWithTerms(2);
+    writeAt(
+      logFile(dir),
+      recordAt(2),
+      encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 4, currentTerm: 9, votedFor: 0 }),
+    );
+    await expectCorrupt(dir, logFile(dir), recordAt(2));
+  });
+
+  it('an edited snapshot is corruption', async () => {
+    const dir = await logWithTerms(2);
+    const manager = await MetadataManager.open(dir);
+    await manager.sync();
+    await manager.close();
+    const path = Metadata.genMetadataFilepath(dir);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":2', '"currentTerm":9'));
+    await expectCorrupt(dir, path, 0);
+  });
+
+  it('a cut-short snapshot is corruption', async () => {
+    const dir = await logWithTerms(2);
+    const manager = await MetadataManager.open(dir);
+    await manager.sync();
+    await manager.close();
+    const path = Metadata.genMetadataFilepath(dir);
+    truncateFile(path, 30);
+    await expectCorrupt(dir, path, 30);
+  });
+
+  it('an unknown snapshot version is corruption', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      Metadata.genMetadataFilepath(dir),
+      JSON.stringify({
+        format: 'raft-metadata',
+        version: 2,
+        currentTerm: 1,
+        votedFor: 0,
+        lastSeq: 0,
+        crc32: '00000000',
+      }),
+    );
+    await expectCorrupt(dir, Metadata.genMetadataFilepath(dir), 0);
+  });
+
+  it('a snapshot that disappeared under its logs shows as a gap, never an older state', async () => {
+    const dir = await logWithTerms(3);
+    const manager = await MetadataManager.open(dir);
+    await manager.sync();
+    await manager.updateCurrentTerm(4);
+    await manager.close();
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(Metadata.genMetadataFilepath(dir));
+    await expectCorrupt(dir, logFile(dir), HEADER_SIZE);
+  });
+});
+
+describe('compaction crash states', () => {
+  it('a crash between the snapshot rename and the log reset replays nothing twice', async () => {
+    const dir = await logWithTerms(3);
+    const oldLog = readdirSync(dir).find((n) => n.endsWith('.wal')) as string;
+    const oldBytes = readFileSync(join(dir, oldLog));
+    const manager = await MetadataManager.open(dir);
+    await manager.updateVotedFor(8);
+    await manager.sync();
+    await manager.updateCurrentTerm(5);
+    await manager.close();
+    // Put the pre-compaction log back, as if its unlink never reached the disk.
+    writeFileSync(join(dir, oldLog), oldBytes);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.wal'))).toHaveLength(2);
+    const loaded = await Metadata.load(dir);
+    expect([loaded.currentTerm, loaded.votedFor]).toEqual([5, 0]);
+    const reopened = await MetadataManager.open(dir);
+    expect(reopened.get()).toMatchObject({ currentTerm: 5, votedFor: 0 });
+    await reopened.sync();
+    await reopened.close();
+    expect(readdirSync(dir).filter((n) => n.endsWith('.wal'))).toHaveLength(1);
+  });
+
+  it('a snapshot covering records still in the log skips them (no double apply)', async () => {
+    const dir = await logWithTerms(3);
+    writeFileSync(
+      Metadata.genMetadataFilepath(dir),
+      encodeSnapshot({ currentTerm: 3, votedFor: 0, lastSeq: 3 }),
+    );
+    expect((await Metadata.load(dir)).currentTerm).toBe(3);
+  });
+
+  it('leftover temp files of an interrupted compaction are ignored', async () => {
+    const dir = await logWithTerms(2);
+    writeFileSync(join(dir, 'metadata.json.tmp'), '{"garbage":');
+    writeFileSync(join(dir, 'log-0000000000000003.wal.tmp'), 'partial');
+    expect((await Metadata.load(dir)).currentTerm).toBe(2);
+    const manager = await MetadataManager.open(dir);
+    await manager.updateCurrentTerm(3);
+    await manager.sync();
+    await manager.close();
+    expect((await Metadata.load(dir)).currentTerm).toBe(3);
+  });
+});
+
+describe('load', () => {
+  it('an empty or missing directory gives fresh state and creates nothing', async () => {
+    const parent = tempDir();
+    expect(await Metadata.load(join(parent, 'missing'))).toMatchObject({ currentTerm: 0, votedFor: 0 });
+    expect(readdirSync(parent)).toEqual([]);
+    expect(await Metadata.load(parent)).toMatchObject({ currentTerm: 0, votedFor: 0 });
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('ignores a stale LOCK and foreign files', async () => {
+    const dir = await logWithTerms(2);
+    writeFileSync(join(dir, 'LOCK'), '999999999\n');
+    writeFileSync(join(dir, 'notes.txt'), 'hello');
+    expect((await Metadata.load(dir)).currentTerm).toBe(2);
+  });
+});
