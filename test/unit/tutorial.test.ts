@@ -75,6 +75,7 @@ describe('seed tutorial', () => {
       () => {
         const snapshot = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
         expect(snapshot).toMatchObject({ currentTerm: 8, lastSeq: 1 });
+        expect(manager.stats().compactions).toBe(1); // counted once the old log is gone too
       },
       { timeout: 5000, interval: 10 },
     );
