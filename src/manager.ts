@@ -346,24 +346,31 @@ export class MetadataManager {
       }
     }
     this.#inflight = undefined;
+    // A compaction may have failed meanwhile; this batch still reached the disk, so its callers
+    // are answered, but the manager stays stopped and shows the durable state.
+    if (this.#failure !== undefined) this.#accepted = this.#durable;
     for (const waiter of batch.waiters) waiter.resolve();
     this.#notifyIdle();
     this.#scheduleFlush();
   }
 
-  /** Fail-stop: reject everything pending, refuse everything later, never retry the fsync. */
+  /**
+   * Fail-stop: reject everything pending, refuse everything later, never retry the fsync. Called
+   * again for a batch that was in flight when another step failed: its callers are rejected too.
+   */
   #fail(err: unknown, batch?: Batch): void {
-    if (this.#failure !== undefined) return;
-    this.#failure = err;
+    if (this.#failure === undefined) {
+      this.#failure = err;
+      if (this.#timer !== undefined) clearInterval(this.#timer);
+      if (failureChannel.hasSubscribers) failureChannel.publish({ dir: this.#dir, error: err });
+    }
     // What callers were told is durable stays the truth in memory; the failed batch may or may
     // not be on disk, and a reload will show either its state or the durable one.
     this.#accepted = this.#durable;
-    const error = failedError(err);
+    const error = failedError(this.#failure);
     for (const waiter of [...(batch?.waiters ?? []), ...this.#pending.waiters]) waiter.reject(error);
     this.#pending = newBatch();
-    if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#notifyIdle();
-    if (failureChannel.hasSubscribers) failureChannel.publish({ dir: this.#dir, error: err });
   }
 
   #whenIdle(): Promise<void> {
