@@ -1,0 +1,103 @@
+/**
+ * A FileSystem that forwards every call to another one and counts the durable ones. The benchmark
+ * measures batch size (updates per fdatasync) with it, from outside the library: every
+ * `writeDurable` is one write plus one fdatasync on the I/O thread.
+ */
+export class CountingFileSystem {
+  #inner;
+  counts = { writeDurable: 0, datasync: 0, sync: 0, syncDir: 0, write: 0 };
+
+  constructor(inner) {
+    this.#inner = inner;
+    if (inner.lockScope !== undefined) this.lockScope = inner.lockScope;
+  }
+
+  /** Every call that waits for stable storage (fdatasync or fsync of a file or a directory). */
+  get durableCalls() {
+    const c = this.counts;
+    return c.writeDurable + c.datasync + c.sync + c.syncDir;
+  }
+
+  snapshot() {
+    return { ...this.counts, durable: this.durableCalls };
+  }
+
+  async open(path, mode) {
+    return new CountingFileHandle(await this.#inner.open(path, mode), this.counts);
+  }
+
+  readFile(path) {
+    return this.#inner.readFile(path);
+  }
+
+  rename(from, to) {
+    return this.#inner.rename(from, to);
+  }
+
+  unlink(path) {
+    return this.#inner.unlink(path);
+  }
+
+  readdir(dir) {
+    return this.#inner.readdir(dir);
+  }
+
+  mkdir(dir) {
+    return this.#inner.mkdir(dir);
+  }
+
+  syncDir(dir) {
+    this.counts.syncDir++;
+    return this.#inner.syncDir(dir);
+  }
+
+  stat(path) {
+    return this.#inner.stat(path);
+  }
+
+  async dispose() {
+    await this.#inner.dispose?.();
+  }
+}
+
+class CountingFileHandle {
+  #inner;
+  #counts;
+
+  constructor(inner, counts) {
+    this.#inner = inner;
+    this.#counts = counts;
+  }
+
+  read(buffer, offset, length, position) {
+    return this.#inner.read(buffer, offset, length, position);
+  }
+
+  write(data, position) {
+    this.#counts.write++;
+    return this.#inner.write(data, position);
+  }
+
+  writeDurable(data, position) {
+    this.#counts.writeDurable++;
+    return this.#inner.writeDurable(data, position);
+  }
+
+  datasync() {
+    this.#counts.datasync++;
+    return this.#inner.datasync();
+  }
+
+  sync() {
+    this.#counts.sync++;
+    return this.#inner.sync();
+  }
+
+  size() {
+    return this.#inner.size();
+  }
+
+  close() {
+    return this.#inner.close();
+  }
+}
