@@ -42,8 +42,9 @@ export interface FileSystem {
    */
   readonly lockScope?: object;
   /**
-   * Releases resources held by the implementation (for the default one, its I/O worker thread).
-   * Optional: the manager calls it when it closes and owns the file system.
+   * Releases resources held by the implementation (for {@link NodeFileSystem}, its I/O thread).
+   * For the owner of the instance to call; the library never disposes a file system it was given,
+   * and the shared default one lives as long as the process (its idle thread keeps nothing alive).
    */
   dispose?(): Promise<void>;
 }
