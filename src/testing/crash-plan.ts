@@ -1,0 +1,160 @@
+import { Prng } from './sim-errors.js';
+
+/**
+ * What a crash does to the data and names that were not yet durable. A real disk may keep, lose or
+ * half-write each of them independently; a {@link CrashPlan} says which, one choice per pending item,
+ * so that one crash state is one plain value (printable, replayable, enumerable).
+ */
+
+/** Size of the unit a disk writes atomically. A torn write keeps a prefix cut at such a boundary. */
+export const SECTOR_BYTES = 512;
+
+/**
+ * The fate of one unsynced write:
+ * - `'keep'`: all of it reached the disk;
+ * - `'drop'`: none of it did;
+ * - `{ tornAt }`: the bytes before file offset `tornAt` did, the rest did not. `tornAt` is a
+ *   multiple of {@link SECTOR_BYTES} strictly inside the write.
+ */
+export type WriteFate = 'keep' | 'drop' | { readonly tornAt: number };
+
+/**
+ * One crash state: a fate for each pending write and a keep/lose flag for each pending directory
+ * operation, in the order {@link PendingState} lists them.
+ */
+export interface CrashPlan {
+  readonly writes: readonly WriteFate[];
+  readonly dirOps: readonly boolean[];
+}
+
+/** A write that is not (or, after a failed fsync, may never be) durable. */
+export interface PendingWrite {
+  /** Current name of the file, or `undefined` if it has none any more (unlinked or replaced). */
+  readonly path: string | undefined;
+  readonly inode: number;
+  readonly position: number;
+  readonly length: number;
+  /** Offsets at which a crash may cut this write ({@link WriteFate} `tornAt`); empty if it fits one sector. */
+  readonly tornPoints: readonly number[];
+  /**
+   * True when an fsync of the file failed after this write: Linux then marks the pages clean, so no
+   * later fsync writes them; they may or may not be on disk, forever ("fsyncgate").
+   */
+  readonly limbo: boolean;
+}
+
+/** A create, rename, unlink or mkdir whose directory has not been fsync'ed since. */
+export interface PendingDirOp {
+  readonly description: string;
+}
+
+/** Everything a crash could still lose, in the order a {@link CrashPlan} addresses it. */
+export interface PendingState {
+  readonly writes: readonly PendingWrite[];
+  readonly dirOps: readonly PendingDirOp[];
+}
+
+/** The sector boundaries strictly inside `[position, position + length)`. */
+export function tornPointsOf(position: number, length: number): number[] {
+  const points: number[] = [];
+  const end = position + length;
+  for (let at = (Math.floor(position / SECTOR_BYTES) + 1) * SECTOR_BYTES; at < end; at += SECTOR_BYTES) {
+    points.push(at);
+  }
+  return points;
+}
+
+/** The plan that keeps everything: what the disk holds if the machine does not crash but stops cleanly. */
+export function keepAllPlan(pending: PendingState): CrashPlan {
+  return { writes: pending.writes.map(() => 'keep'), dirOps: pending.dirOps.map(() => true) };
+}
+
+/** The plan that loses everything not yet durable. */
+export function dropAllPlan(pending: PendingState): CrashPlan {
+  return { writes: pending.writes.map(() => 'drop'), dirOps: pending.dirOps.map(() => false) };
+}
+
+/**
+ * A random crash state, drawn from `seed`: each write kept, dropped or torn at a random sector
+ * boundary with equal odds, each directory operation kept or lost with equal odds.
+ */
+export function randomCrashPlan(pending: PendingState, seed: number): CrashPlan {
+  const prng = new Prng(seed);
+  const writes = pending.writes.map((write): WriteFate => {
+    const choice = prng.below(write.tornPoints.length > 0 ? 3 : 2);
+    if (choice === 0) return 'keep';
+    if (choice === 1) return 'drop';
+    const tornAt = write.tornPoints[prng.below(write.tornPoints.length)];
+    return tornAt === undefined ? 'drop' : { tornAt };
+  });
+  const dirOps = pending.dirOps.map(() => prng.below(2) === 0);
+  return { writes, dirOps };
+}
+
+/** Bounds for {@link enumerateCrashPlans}. */
+export interface EnumerateOptions {
+  /**
+   * At most this many torn variants per write (default: all). When a write has more sector
+   * boundaries, the first, the last and evenly spaced ones in between are used.
+   */
+  readonly maxTornPointsPerWrite?: number;
+}
+
+function fatesOf(write: PendingWrite, options: EnumerateOptions): WriteFate[] {
+  const max = options.maxTornPointsPerWrite ?? Number.POSITIVE_INFINITY;
+  let points = write.tornPoints;
+  if (points.length > max) {
+    const picked = new Set<number>();
+    for (let i = 0; i < max; i++) {
+      const index = max === 1 ? 0 : Math.round((i * (points.length - 1)) / (max - 1));
+      const point = points[index];
+      if (point !== undefined) picked.add(point);
+    }
+    points = [...picked];
+  }
+  return ['keep', 'drop', ...points.map((tornAt) => ({ tornAt }))];
+}
+
+/** How many plans {@link enumerateCrashPlans} yields for `pending`. */
+export function countCrashPlans(pending: PendingState, options: EnumerateOptions = {}): number {
+  let count = 2 ** pending.dirOps.length;
+  for (const write of pending.writes) count *= fatesOf(write, options).length;
+  return count;
+}
+
+/**
+ * Every crash state the disk model allows for `pending` (within `options`' bound on torn variants):
+ * the product of each write's fates and each directory operation's keep/lose. The count grows as
+ * 3^writes * 2^dirOps; check {@link countCrashPlans} first.
+ */
+export function* enumerateCrashPlans(
+  pending: PendingState,
+  options: EnumerateOptions = {},
+): Generator<CrashPlan> {
+  const choices = pending.writes.map((write) => fatesOf(write, options));
+  const writeCount = choices.length;
+  const radices = [...choices.map((c) => c.length), ...pending.dirOps.map(() => 2)];
+  const digits = radices.map(() => 0);
+  for (;;) {
+    const writes = digits.slice(0, writeCount).map((d, i) => choices[i]?.[d] ?? 'keep');
+    const dirOps = digits.slice(writeCount).map((d) => d === 0);
+    yield { writes, dirOps };
+    let i = 0;
+    for (; i < radices.length; i++) {
+      const digit = (digits[i] ?? 0) + 1;
+      if (digit < (radices[i] ?? 1)) {
+        digits[i] = digit;
+        break;
+      }
+      digits[i] = 0;
+    }
+    if (i === radices.length) return;
+  }
+}
+
+/** A short human-readable form of a plan, for failure messages. */
+export function describeCrashPlan(plan: CrashPlan): string {
+  const writes = plan.writes.map((f) => (typeof f === 'string' ? f : `torn@${f.tornAt}`)).join(',');
+  const dirOps = plan.dirOps.map((kept) => (kept ? 'kept' : 'lost')).join(',');
+  return `writes=[${writes}] dirOps=[${dirOps}]`;
+}

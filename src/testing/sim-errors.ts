@@ -1,0 +1,112 @@
+import { constants } from 'node:os';
+
+/** Error codes the simulated disk produces, as Node's `fs` would. */
+export type SimErrorCode =
+  | 'EIO'
+  | 'ENOSPC'
+  | 'EDQUOT'
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'ENOTEMPTY'
+  | 'EBADF'
+  | 'EINVAL';
+
+/** The errnos a test may inject with `SimulatedDisk.failNext`. */
+export type FaultErrno = 'EIO' | 'ENOSPC' | 'EDQUOT';
+
+/** A Node-style system error: what `node:fs/promises` rejects with. */
+export interface SimSystemError extends Error {
+  readonly code: SimErrorCode;
+  /** Negative, as in Node (`-5` for EIO on Linux). */
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+  readonly dest?: string;
+}
+
+const DESCRIPTIONS: Record<SimErrorCode, string> = {
+  EIO: 'i/o error',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such file or directory',
+  EEXIST: 'file already exists',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'illegal operation on a directory',
+  ENOTEMPTY: 'directory not empty',
+  EBADF: 'bad file descriptor',
+  EINVAL: 'invalid argument',
+};
+
+// Fallbacks for platforms whose os.constants.errno lacks a code (EDQUOT on some builds).
+const FALLBACK_ERRNO: Record<SimErrorCode, number> = {
+  EIO: 5,
+  ENOSPC: 28,
+  EDQUOT: 122,
+  ENOENT: 2,
+  EEXIST: 17,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  ENOTEMPTY: 39,
+  EBADF: 9,
+  EINVAL: 22,
+};
+
+/**
+ * Builds the error Node would: message `CODE: description, syscall 'path' -> 'dest'`, negative
+ * `errno`, `code`, `syscall`, and `path`/`dest` when given.
+ */
+export function systemError(
+  code: SimErrorCode,
+  syscall: string,
+  path?: string,
+  dest?: string,
+  detail?: string,
+): SimSystemError {
+  const errnos = constants.errno as Partial<Record<string, number>>;
+  const errno = -(errnos[code] ?? FALLBACK_ERRNO[code]);
+  let message = `${code}: ${DESCRIPTIONS[code]}, ${syscall}`;
+  if (path !== undefined) message += ` '${path}'`;
+  if (dest !== undefined) message += ` -> '${dest}'`;
+  if (detail !== undefined) message += ` (${detail})`;
+  const error = new Error(message) as Error & {
+    code: SimErrorCode;
+    errno: number;
+    syscall: string;
+    path?: string;
+    dest?: string;
+  };
+  error.code = code;
+  error.errno = errno;
+  error.syscall = syscall;
+  if (path !== undefined) error.path = path;
+  if (dest !== undefined) error.dest = dest;
+  return error;
+}
+
+/**
+ * A small seeded PRNG (mulberry32). Every random choice the simulated disk makes comes from one of
+ * these, so a failure reproduces from its seed alone.
+ */
+export class Prng {
+  #state: number;
+
+  constructor(seed: number) {
+    this.#state = seed >>> 0;
+  }
+
+  /** A uniform 32-bit unsigned integer. */
+  nextUint32(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** A uniform integer in `[0, n)`. */
+  below(n: number): number {
+    return Math.floor((this.nextUint32() / 0x1_0000_0000) * n);
+  }
+}
