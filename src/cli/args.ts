@@ -1,0 +1,69 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+/** A bad command line: printed with a short usage on stderr, exit 64. */
+export class UsageError extends Error {
+  /** The command whose usage to print, or undefined for the top level. */
+  readonly command: string | undefined;
+
+  constructor(message: string, command?: string) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+
+export type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+} as const satisfies OptionSpecs;
+
+export interface ParsedCommand {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+/** Parses a command's arguments strictly (unknown options and missing values are usage errors). */
+export function parseCommand(command: string, argv: readonly string[], options: OptionSpecs): ParsedCommand {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+    const flat: Record<string, string | boolean | undefined> = {};
+    for (const [key, value] of Object.entries(values)) {
+      flat[key] = Array.isArray(value) ? value.at(-1) : value;
+    }
+    return { values: flat, positionals };
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err), command);
+  }
+}
+
+/** The single DIR argument of a command. */
+export function singleDir(command: string, positionals: readonly string[]): string {
+  const [dir, ...extra] = positionals;
+  if (dir === undefined || dir.length === 0) throw new UsageError('missing DIR argument', command);
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, command);
+  return dir;
+}
+
+/** A positive safe integer option (`--min-term 12`), or undefined when absent. */
+export function integerOption(
+  command: string,
+  name: string,
+  value: string | boolean | undefined,
+  min: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`, command);
+  }
+  return n;
+}

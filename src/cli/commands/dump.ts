@@ -1,0 +1,108 @@
+import { type ExaminedLog, examineDirectory } from '../../repair.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { corruptionText, plural, stateText, table, vote } from '../format.js';
+import { printJson } from '../io.js';
+import { directoryJson, kindName, logJson, notMetadataText, recordJson } from '../report.js';
+import { snapshotText } from './inspect.js';
+
+/** One line saying where a log's valid records stop and what follows. */
+function stopText(log: ExaminedLog): string {
+  if (log.scanError !== undefined) {
+    return `the library's reader stops at byte ${log.scanError.offset}: CORRUPT: ${log.scanError.reason}`;
+  }
+  const scan = log.scan;
+  if (scan === undefined) return '';
+  const end = scan.end;
+  if (end.kind === 'torn') {
+    return `valid records stop at byte ${end.offset}; then a torn tail (${end.reason}, ${plural(end.bytesAfter, 'non-zero byte')}), discarded on open`;
+  }
+  const rest =
+    end.offset >= scan.fileSize ? 'end of file' : `zeros to the end of the file (byte ${scan.fileSize})`;
+  return `valid records stop at byte ${end.offset}; then ${rest}`;
+}
+
+function logTable(log: ExaminedLog): string {
+  const rows: { offset: number; cells: string[] }[] = log.records.map((r) => ({
+    offset: r.offset,
+    cells: [
+      String(r.offset),
+      String(r.seq),
+      String(r.batchIndex),
+      kindName(r.kind),
+      String(r.currentTerm),
+      vote(r.votedFor),
+      r.status,
+    ],
+  }));
+  for (const d of log.salvage.damage) {
+    rows.push({
+      offset: d.offset,
+      cells: [
+        String(d.offset),
+        '-',
+        '-',
+        'DAMAGE',
+        '-',
+        '-',
+        `${plural(d.length, 'byte')} do not decode (${d.reason}; ${d.nonZeroBytes} non-zero)`,
+      ],
+    });
+  }
+  rows.sort((a, b) => a.offset - b.offset);
+  if (rows.length === 0) return '  (no records)';
+  const text = table(
+    ['offset', 'seq', 'batch', 'kind', 'term', 'vote', 'status'],
+    rows.map((r) => r.cells),
+    [3, 6],
+  );
+  return text
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+
+export async function dump(ctx: CommandContext): Promise<number> {
+  const exam = await examineDirectory(ctx.fs, ctx.dir);
+  if (exam.verdict === 'not-metadata') {
+    if (ctx.json) printJson(ctx.io, { command: 'dump', ...directoryJson(exam), files: [] });
+    else ctx.io.err(`raft-metadata dump: not a metadata directory: ${notMetadataText(exam)}`);
+    return EXIT.notMetadata;
+  }
+  const report = directoryJson(exam);
+  if (ctx.json) {
+    printJson(ctx.io, {
+      command: 'dump',
+      dir: report.dir,
+      verdict: report.verdict,
+      state: report.state,
+      error: report.error,
+      snapshot: report.snapshot,
+      logs: exam.logs.map((log) => ({
+        ...logJson(log),
+        validUntil: log.scanError ? log.scanError.offset : (log.scan?.end.offset ?? 0),
+        records: log.records.map(recordJson),
+      })),
+    });
+    return EXIT.ok;
+  }
+  const out: string[] = [];
+  out.push(`snapshot  ${snapshotText(report.snapshot)}`);
+  for (const log of exam.logs) {
+    const header = log.salvage.header;
+    const what = header
+      ? `format v${header.version}, first seq ${header.firstSeq}`
+      : `header ${log.salvage.headerProblem === 'zero' || log.salvage.headerProblem === 'short header' ? 'never written' : `DAMAGED (${log.salvage.headerProblem})`}`;
+    out.push(
+      '',
+      `${log.name}  (${what}, ${plural(log.salvage.size, 'byte')})`,
+      logTable(log),
+      `  ${stopText(log)}`,
+    );
+  }
+  out.push('');
+  if (report.state) out.push(`a node loads: ${stateText(report.state)}`);
+  else if (exam.error) out.push(`a node refuses to start: ${corruptionText(ctx.dir, exam.error)}`);
+  ctx.io.out(out.join('\n'));
+  return EXIT.ok;
+}

@@ -1,0 +1,92 @@
+import { resolve } from 'node:path';
+import { type Examination, examineDirectory } from '../../repair.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { corruptionText, damageText, plural, stateText, tailText } from '../format.js';
+import { printJson } from '../io.js';
+import { directoryJson, notMetadataText } from '../report.js';
+
+const CODES = {
+  clean: EXIT.ok,
+  torn: EXIT.torn,
+  corrupt: EXIT.corrupt,
+  'not-metadata': EXIT.notMetadata,
+} as const;
+
+/** The verify verdict as sentences: the first line is the summary. */
+export function verifyLines(exam: Examination): string[] {
+  const dir = exam.dir;
+  const recovered = exam.recovered;
+  const lines: string[] = [];
+  switch (exam.verdict) {
+    case 'not-metadata':
+      lines.push(`NOT A METADATA DIRECTORY: ${notMetadataText(exam)}.`);
+      break;
+    case 'clean':
+      if (recovered)
+        lines.push(
+          `OK: ${resolve(dir)} is clean; a node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}.`,
+        );
+      break;
+    case 'torn': {
+      if (!recovered) break;
+      lines.push(`TORN TAIL (recoverable): ${resolve(dir)}`);
+      for (const log of recovered.logs) {
+        if (log.scan.end.kind === 'torn') lines.push(`${log.name}: ${tailText(log.scan.end)}.`);
+      }
+      lines.push(
+        'A crash cut the last write short before its fdatasync returned: none of it was acknowledged, nothing is lost.',
+        `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`raft-metadata compact ${dir}\` does it now.`,
+      );
+      break;
+    }
+    case 'corrupt': {
+      const error = exam.error;
+      if (!error) break;
+      lines.push(`CORRUPT: ${corruptionText(dir, error)}`);
+      lines.push(
+        'A node refuses to start on this directory (ERR_METADATA_CORRUPT): this is not what a crash leaves.',
+      );
+      for (const log of exam.logs) {
+        for (const d of log.salvage.damage) lines.push(`${log.name}: ${damageText(d)}`);
+        const after = log.records.filter((r) => r.status === 'not-reached' || r.status === 'rejected').length;
+        if (after > 0)
+          lines.push(`${log.name}: ${plural(after, 'readable record')} at or after the damage, never loaded`);
+      }
+      lines.push(
+        `Next: \`raft-metadata dump ${dir}\` to see every readable record, \`raft-metadata repair ${dir}\` for a safe way out (it prints its plan first).`,
+      );
+      break;
+    }
+  }
+  if (exam.lock.state === 'held') {
+    lines.push(
+      `Note: pid ${exam.lock.pid} holds the lock (a running node?); a write in flight can look like a torn tail.`,
+    );
+  }
+  return lines;
+}
+
+export async function verify(ctx: CommandContext): Promise<number> {
+  const exam = await examineDirectory(ctx.fs, ctx.dir);
+  const code = CODES[exam.verdict];
+  if (ctx.values.quiet === true) return code;
+  const lines = verifyLines(exam);
+  if (ctx.json) {
+    const report = directoryJson(exam);
+    printJson(ctx.io, {
+      command: 'verify',
+      dir: report.dir,
+      result: exam.verdict,
+      exitCode: code,
+      message: lines.join('\n'),
+      state: report.state,
+      error: report.error,
+      torn: report.logs.filter((l) => l.tail.kind === 'torn').map((l) => ({ file: l.name, ...l.tail })),
+      lock: report.lock,
+    });
+    return code;
+  }
+  ctx.io.out(lines.join('\n'));
+  return code;
+}

@@ -1,0 +1,12 @@
+import type { FileSystem } from '../fs/types.js';
+import type { Io } from './io.js';
+
+/** What every command gets: parsed options, the directory, the output and the file system. */
+export interface CommandContext {
+  readonly dir: string;
+  readonly json: boolean;
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly io: Io;
+  /** The library's file system (the real disk); every byte goes through it. */
+  readonly fs: FileSystem;
+}

@@ -1,0 +1,146 @@
+/** Help texts. Each command's usage line is also printed (on stderr) after a usage error. */
+
+export const COMMAND_NAMES = ['inspect', 'verify', 'dump', 'compact', 'repair', 'doctor'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export const USAGE: Record<CommandName, string> = {
+  inspect: 'raft-metadata inspect [--json] DIR',
+  verify: 'raft-metadata verify [--json] [--quiet] DIR',
+  dump: 'raft-metadata dump [--json] DIR',
+  compact: 'raft-metadata compact [--json] DIR',
+  repair: 'raft-metadata repair [--yes] [--min-term N] [--bump-term] [--json] DIR',
+  doctor: 'raft-metadata doctor [--json] [--duration MS] DIR',
+};
+
+const TOP = `raft-metadata: inspect, check and repair a raft-metadata directory (a Raft node's currentTerm
+and votedFor).
+
+Usage: raft-metadata <command> [options] DIR
+
+Commands (read-only unless marked):
+  inspect   the state a node would load, the snapshot, each log file, the lock
+  verify    exit 0 clean, 1 torn tail (recoverable), 2 corrupt, 3 not a metadata directory
+  dump      every record with offset, sequence number, kind, value and status
+  compact   (writes) open, compact into the snapshot, close; refuses while the directory is locked
+  repair    (writes, only with --yes) back up, then fix a torn tail or corruption safely
+  doctor    measure fdatasync latency on DIR's file system and warn about weak durability
+
+Options:
+  -h, --help     help (also: raft-metadata <command> --help)
+  --version      print the version
+  --json         machine-readable output (every command)
+
+Exit codes: 0 ok, 1 torn tail / plan only / warnings, 2 corrupt, 3 not a metadata directory,
+4 locked, 5 repair refused, 64 usage error, 70 internal error, 74 I/O error.
+Runbook: docs/operations.md`;
+
+const HELP: Record<CommandName, string> = {
+  inspect: `Usage: ${USAGE.inspect}
+
+Shows, without changing anything:
+  - the state a node would load from DIR (term, vote, last sequence number), or why it would refuse
+  - the snapshot (metadata.json): sequence number it covers, checksum ok, size
+  - each log file: format version, record count, first and last sequence number, and its tail:
+    clean, or torn at byte N with K non-zero bytes after it, or corrupt at byte N
+  - the lock: free, or held by pid P (alive) or stale (P is gone)
+Safe to run while a node is using DIR.
+
+Options:
+  --json   print one JSON object
+Exit: 0 (whatever the directory holds), 3 not a metadata directory, 64 usage, 74 I/O error.`,
+
+  verify: `Usage: ${USAGE.verify}
+
+Checks DIR with the library's own reader, read-only.
+Exit:
+  0  clean: a node loads it and nothing is discarded
+  1  only a torn tail: the last write was cut short by a crash and never acknowledged; the next
+     open keeps every valid record, starts a new log after them and removes the torn log
+     (or run: raft-metadata compact DIR)
+  2  corrupt: damage a crash cannot explain; a node refuses to start (ERR_METADATA_CORRUPT).
+     The message says which file, which byte and what. Next: raft-metadata repair DIR
+  3  not a metadata directory: DIR is missing, not a directory, or has no metadata.json and no
+     log-*.wal file (an empty directory included: a node started there begins at term 0)
+
+Options:
+  --json    print one JSON object
+  --quiet   print nothing, only the exit code`,
+
+  dump: `Usage: ${USAGE.dump}
+
+Lists the snapshot and every readable record of every log file: byte offset, sequence number, batch
+index, kind (term or vote), the term and vote after the record, and its status:
+  applied      replayed on top of the snapshot (part of the state a node loads)
+  covered      at or below the snapshot's sequence number (the snapshot already has it)
+  torn         in a torn tail (never acknowledged; discarded on open)
+  rejected     the record at which replay stopped (sequence gap or broken Raft rule)
+  not-reached  after the damage: readable, but a node never loads it
+Damaged byte ranges are listed where they are, and for each log where its valid records stop.
+Read-only; safe while a node runs.
+
+Options:
+  --json   print one JSON object
+Exit: 0, 3 not a metadata directory, 64 usage, 74 I/O error.`,
+
+  compact: `Usage: ${USAGE.compact}
+
+Opens DIR with the library (taking its lock), writes a snapshot covering every record, starts a
+fresh log, removes the old logs and closes. A torn tail is dropped on the way (it was never
+acknowledged). Refuses while another live process holds the lock.
+
+Options:
+  --json   print one JSON object
+Exit: 0 done, 2 corrupt (use repair), 3 not a metadata directory (compact never creates one),
+4 locked by another process, 64 usage, 74 I/O error.`,
+
+  repair: `Usage: ${USAGE.repair}
+
+Without --yes: prints the diagnosis and the plan, changes nothing (exit 1 if there is something
+to do, 0 if the directory is clean).
+With --yes: takes the directory's lock (refuses while a live process holds it; a stale lock is
+taken over), copies every metadata file into DIR/backup-<time>/, then:
+  torn tail   writes the state a node loads as the snapshot and removes the logs (what an open
+              plus compaction does); nothing acknowledged is lost, the vote is kept.
+  corrupt     writes a snapshot with term = 1 + the highest term in any readable record or
+              snapshot (records after the damage included) and no vote, covering the highest
+              sequence number seen, and removes the logs. The node can then vote at most once,
+              in a term above any term it may already have voted in.
+It then loads the directory again with the library and prints the state before and after.
+
+Options:
+  --yes          make the changes (without it: plan only)
+  --min-term N   the repaired term is at least N. Required when the disk does not prove the
+                 highest term the node reached (a damaged snapshot with no readable record after
+                 it, or damage at the end of the newest log): use a term above any term the
+                 cluster reached, e.g. the leader's current term + 1
+  --bump-term    also move to a new term with no vote when the directory is clean or only torn
+                 (if you suspect the disk rather than a crash damaged the last write)
+  --json         print one JSON object
+Exit: 0 repaired or nothing to do, 1 plan only (rerun with --yes), 3 not a metadata directory,
+4 locked, 5 refused (needs --min-term), 64 usage, 70 repair failed its check, 74 I/O error.`,
+
+  doctor: `Usage: ${USAGE.doctor}
+
+Measures write+fdatasync latency on DIR's file system through the library's own I/O path (a
+temporary file inside DIR, removed afterwards) and warns about what makes durability weak or
+slow there: tmpfs/ramfs (lost on reboot), network file systems (NFS, SMB/CIFS), FUSE, fsync that
+returns in microseconds (probably not reaching stable storage), macOS (fsync does not flush the
+drive's cache). Safe while a node runs (it only adds load for the duration).
+
+Options:
+  --duration MS   how long to measure (default 1000, 50..60000)
+  --json          print one JSON object
+Exit: 0 no warnings, 1 warnings, 3 DIR missing or not a directory, 64 usage, 74 I/O error.`,
+};
+
+export function topHelp(): string {
+  return TOP;
+}
+
+export function commandHelp(name: CommandName): string {
+  return HELP[name];
+}
+
+export function isCommandName(name: string): name is CommandName {
+  return (COMMAND_NAMES as readonly string[]).includes(name);
+}
