@@ -14,7 +14,7 @@
  *   BENCH_ROUNDS  interleaved rounds (default 3)
  *   BENCH_DIR     directory on the disk to measure (default <repo>/.tmp/bench; not a tmpfs)
  *   BENCH_ONLY    regular expression: run only the variants/sections whose id matches
- *                 (sections: sync-cost, load, strace); results/latest.* are then left alone
+ *                 (sections: sync-cost, load, handoff, strace); results/latest.* are then left alone
  *
  * Output: a table on stdout, bench/results/<timestamp>.json, and (full runs) results/latest.json,
  * results/latest.md (the tables in Markdown) and results/latest.svg (the chart).
@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MetadataManager, NodeFileSystem } from '../dist/index.js';
 import { CountingFileSystem } from './lib/counting-fs.js';
+import { measureHandoff } from './lib/handoff.js';
 import {
   formatBytes,
   formatMicros,
@@ -400,7 +401,7 @@ async function checkMainThreadSyncs(runDir) {
 
 // ---- reporting ---------------------------------------------------------------------------------
 
-function buildReport(variants, syncCost, load, strace, machine) {
+function buildReport(variants, syncCost, load, handoff, strace, machine) {
   const byId = new Map(variants.map((v) => [v.id, v]));
   const floor = byId.get(FLOOR);
   const one = byId.get('raft-1');
@@ -527,19 +528,20 @@ function buildReport(variants, syncCost, load, strace, machine) {
   // 4. Group-commit ablation.
   const ablation = variants.filter((v) => v.group === 'ablation');
   if (ablation.length > 0) {
-    const raft16 = byId.get('raft-16');
+    const rows = [...ablation, ...['raft-1', 'raft-16'].map((id) => byId.get(id)).filter(Boolean)];
+    rows.sort((a, b) => a.writers - b.writers);
     sections.push({
       title:
-        'Group-commit policy, 16 writers, same I/O thread and in-place file (a model outside the library)',
+        'Group-commit policy: flush at once or after setImmediate (a model on the same I/O thread and in-place file)',
       columns: [
         { title: 'variant', align: 'left' },
         { title: 'updates/s' },
-        { title: 'x 1 writer' },
+        { title: 'x I/O thread' },
         { title: 'updates/fdatasync' },
         { title: 'p50' },
         { title: 'p99' },
       ],
-      rows: [...ablation, ...(raft16 ? [raft16] : [])].map((v) => [
+      rows: rows.map((v) => [
         v.label,
         formatRate(v.summary.median),
         formatRatio(ratio(v, byId.get('io-thread-inplace'))),
@@ -547,7 +549,24 @@ function buildReport(variants, syncCost, load, strace, machine) {
         us(v.summary.p50Us),
         us(v.summary.p99Us),
       ]),
-      note: 'x 1 writer: against the I/O thread writeDurable in place (one writer, no batching).',
+      note: 'x I/O thread: against one writer calling the I/O thread writeDurable in place (no batching, no manager).',
+    });
+  }
+
+  if (handoff !== undefined) {
+    const { roundTrip, split } = handoff;
+    sections.push({
+      title: 'I/O thread handoff: what a request to the worker and its answer cost (medians)',
+      columns: [{ title: 'measurement', align: 'left' }, { title: 'time' }],
+      rows: [
+        ['32-byte pwrite, no fsync, via the IoThread (round trip)', us(roundTrip.threadUs)],
+        ['32-byte pwrite, no fsync, fs.writeSync on the main thread', us(roundTrip.syncUs)],
+        ['handoff cost (difference)', us(roundTrip.handoffUs)],
+        ['with fdatasync: main thread notifies -> worker runs', us(split.wakeWorkerUs)],
+        ['with fdatasync: pwrite + fdatasync in the worker', us(split.syscallsUs)],
+        ['with fdatasync: worker notifies -> main thread resumes', us(split.wakeMainUs)],
+      ],
+      note: `split measured on a replica of the protocol with timestamps (${split.samples} samples).`,
     });
   }
 
@@ -782,6 +801,11 @@ async function main() {
       log(`measuring Metadata.load for ${LOAD_SIZES.join(', ')} records ...`);
       load = await measureLoad(runDir);
     }
+    let handoff;
+    if (selected('handoff')) {
+      log('measuring the I/O thread handoff ...');
+      handoff = await measureHandoff(runDir, config.ms);
+    }
     let strace;
     if (selected('strace')) {
       log('checking which threads call fsync/fdatasync (strace) ...');
@@ -789,7 +813,7 @@ async function main() {
       if (strace.skipped) log(`  ${strace.skipped}`);
     }
 
-    const report = buildReport(variants, syncCost, load, strace, machine);
+    const report = buildReport(variants, syncCost, load, handoff, strace, machine);
     log('');
     log(renderText(report));
 
@@ -812,6 +836,7 @@ async function main() {
       })),
       syncCost,
       load,
+      handoff,
       strace,
       targets: report.targets,
     };

@@ -433,7 +433,7 @@ class MiniGroupCommit {
 function groupCommitAblation(policy, writers) {
   return {
     id: `gc-${policy.toLowerCase()}-${writers}`,
-    label: `group commit model, ${writers} writers, flush ${policy === 'immediate' ? 'at once' : 'after setImmediate'}`,
+    label: `group commit model, ${writers} writer${writers === 1 ? '' : 's'}, flush ${policy === 'immediate' ? 'at once' : 'after setImmediate'}`,
     group: 'ablation',
     writers,
     blocksLoop: false,
@@ -520,6 +520,8 @@ export async function allVariants({ cBinary, log }) {
       }),
     );
   }
-  variants.push(groupCommitAblation('immediate', 16), groupCommitAblation('setImmediate', 16));
+  for (const writers of [1, 16]) {
+    variants.push(groupCommitAblation('immediate', writers), groupCommitAblation('setImmediate', writers));
+  }
   return variants;
 }
