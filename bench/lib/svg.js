@@ -101,6 +101,15 @@ function barPanel(bars, top, title) {
   return { svg: parts.join('\n'), height: legendY + 30 - top };
 }
 
+/** The nearest of 1, 2, 5 x 10^k below (`down`) or above (`up`) `value`. */
+function niceBound(value, direction) {
+  const e = Math.floor(Math.log10(value));
+  const candidates = [-1, 0, 1].flatMap((d) => [1, 2, 5].map((m) => m * 10 ** (e + d)));
+  return direction === 'down'
+    ? Math.max(...candidates.filter((c) => c <= value))
+    : Math.min(...candidates.filter((c) => c >= value));
+}
+
 function niceStep(raw) {
   const power = 10 ** Math.floor(Math.log10(raw));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * power >= raw) return m * power;
@@ -126,15 +135,15 @@ function linePanel(points, top, title, floor, targets) {
   if (one !== undefined) values.push(one * Math.max(...xs));
   if (floor !== undefined) values.push(floor);
   for (const t of targets) values.push(t.value);
-  const yMin = Math.floor(Math.log10(Math.min(...values)));
-  const yMax = Math.ceil(Math.log10(Math.max(...values)));
+  const yMin = Math.log10(niceBound(Math.min(...values), 'down'));
+  const yMax = Math.log10(niceBound(Math.max(...values) * 1.15, 'up'));
   const x = (w) => left + ((Math.log2(w) - xMin) / (xMax - xMin || 1)) * plotWidth;
   const y = (v) => plotTop + plotHeight - ((Math.log10(v) - yMin) / (yMax - yMin || 1)) * plotHeight;
   const parts = [text(20, top + 22, title, `${FONT} font-size="16" font-weight="600"`)];
-  for (let e = yMin; e <= yMax; e++) {
+  for (let e = Math.floor(yMin); e <= Math.ceil(yMax); e++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** e;
-      if (Math.log10(v) > yMax) continue;
+      if (Math.log10(v) > yMax + 1e-9 || Math.log10(v) < yMin - 1e-9) continue;
       const yy = y(v);
       parts.push(
         `<line x1="${left}" y1="${yy.toFixed(1)}" x2="${left + plotWidth}" y2="${yy.toFixed(1)}" stroke="${m === 1 ? '#d5d8dc' : '#eef0f2'}"/>`,
