@@ -123,6 +123,7 @@ function describeMachine(dir) {
     mountOptions: mount?.[3],
     statfsType: `0x${statfs.type.toString(16)}`,
     tmpfs: statfs.type === TMPFS_MAGIC,
+    loadAverageAtStart: os.loadavg(),
     packages: Object.fromEntries(
       ['better-sqlite3', 'classic-level', 'write-file-atomic'].map((name) => [name, packageVersion(name)]),
     ),
@@ -686,6 +687,7 @@ function buildReport(variants, syncCost, load, handoff, strace, machine) {
     `${machine.date}  node ${machine.node}  linux ${machine.kernel}  ${machine.nproc} CPUs (${machine.cpu})`,
     `disk: ${machine.device} ${machine.fsType} (${machine.mountOptions}) at ${machine.dir}`,
     `BENCH_MS=${config.ms} BENCH_ROUNDS=${config.rounds}; medians over rounds, ratios computed within each round`,
+    `load average (1 min) ${machine.loadAverageAtStart[0].toFixed(2)} at start, ${machine.loadAverageAtEnd[0].toFixed(2)} at end`,
   ];
   return { sections, targets, header };
 }
@@ -764,8 +766,14 @@ async function main() {
   log(
     `disk: ${machine.device} ${machine.fsType} (${machine.mountOptions}), statfs type ${machine.statfsType}`,
   );
-  if (machine.tmpfs)
+  if (machine.tmpfs) {
     log('WARNING: BENCH_DIR is on a tmpfs: fdatasync is free there, the numbers mean nothing.');
+  }
+  if (machine.loadAverageAtStart[0] > 0.5 * machine.nproc) {
+    log(
+      `note: load average ${machine.loadAverageAtStart[0].toFixed(2)} on ${machine.nproc} CPUs: other work adds noise`,
+    );
+  }
   try {
     const cBinary = await compileC(runDir);
     if (cBinary === undefined) log('  no C compiler: the C floor is skipped');
@@ -813,6 +821,7 @@ async function main() {
       if (strace.skipped) log(`  ${strace.skipped}`);
     }
 
+    machine.loadAverageAtEnd = os.loadavg();
     const report = buildReport(variants, syncCost, load, handoff, strace, machine);
     log('');
     log(renderText(report));
