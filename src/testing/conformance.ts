@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { FileSystem } from '../fs/types.js';
+import type { FileHandle, FileSystem } from '../fs/types.js';
 import {
   type CrashSchedule,
   crashScheduleArbitrary,
@@ -19,7 +19,7 @@ import {
   showUpdate,
   type UpdateStep,
 } from './model.js';
-import type { FaultRule, SimulatedDisk } from './sim-fs.js';
+import type { FaultRule, SimulatedDisk, SimulatedDiskOptions } from './sim-fs.js';
 import { SimulatedDisk as Disk } from './sim-fs.js';
 
 /**
@@ -108,7 +108,8 @@ export class ConformanceSystem {
   }
 }
 
-type Settled = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
+/** How a call ended. */
+export type Settled = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
 
 async function settle(promise: Promise<unknown>): Promise<Settled> {
   try {
@@ -125,6 +126,15 @@ function callUpdate(store: HardStateStore, update: ConcreteUpdate): Promise<Sett
     return settle(
       update.kind === 'term' ? store.updateCurrentTerm(update.value) : store.updateVotedFor(update.value),
     );
+  } catch (error) {
+    return Promise.resolve({ ok: false, error });
+  }
+}
+
+/** Calls `store.sync()`; a synchronous throw becomes a rejection. */
+function callSync(store: HardStateStore): Promise<Settled> {
+  try {
+    return settle(store.sync());
   } catch (error) {
     return Promise.resolve({ ok: false, error });
   }
@@ -174,11 +184,18 @@ function expectFailure(real: ConformanceSystem, what: string, result: Settled): 
   }
 }
 
+/** A rejection with the failed code after an injected fault fired: the store stopped meanwhile. */
+function isStoppedByFault(real: ConformanceSystem, result: Settled): boolean {
+  if (result.ok || real.codes === false || !real.faultFiredSinceOpen()) return false;
+  return (result.error as { code?: unknown } | undefined)?.code === real.codes.failed;
+}
+
 function expectState(real: ConformanceSystem, what: string, got: HardStateValue, want: HardStateValue): void {
   if (!sameState(got, want)) fail(real, `${what} is ${showState(got)}; expected ${showState(want)}`);
 }
 
-interface Planned {
+/** A call submitted by {@link submitConcurrently}. */
+export interface Planned {
   readonly label: string;
   readonly outcome: 'change' | 'noop' | 'refused' | 'sync';
   readonly refusedCode?: 'termRegression' | 'voteConflict';
@@ -191,7 +208,7 @@ interface Planned {
  * Submits `steps` (and a `sync()` after the `syncAt`-th, if given) without waiting in between, as
  * concurrent callers would, recording in the model what each call will mean.
  */
-function submitConcurrently(
+export function submitConcurrently(
   m: HardStateModel,
   store: HardStateStore,
   steps: readonly UpdateStep[],
@@ -203,7 +220,7 @@ function submitConcurrently(
       label: 'sync()',
       outcome: 'sync',
       index: m.chain.length - 1,
-      promise: settle(Promise.resolve().then(() => store.sync())),
+      promise: callSync(store),
     });
   };
   steps.forEach((step, i) => {
@@ -230,46 +247,115 @@ function submitConcurrently(
  * call acknowledges its state, and after the first failed write nothing later is acknowledged.
  * `crashed`: the disk crashed meanwhile, so failures need no injected fault.
  */
-async function checkConcurrent(
+export async function checkConcurrent(
   m: HardStateModel,
   real: ConformanceSystem,
   planned: readonly Planned[],
   crashed: () => boolean,
 ): Promise<void> {
   const results = await Promise.all(planned.map((p) => p.promise));
+  const failedBefore = m.failed;
   let firstFailed = Number.POSITIVE_INFINITY;
   let lastResolved = -1;
+  let sawFailure = false;
+  const isFailedCode = (result: Settled): boolean =>
+    !result.ok &&
+    real.codes !== false &&
+    (result.error as { code?: unknown } | undefined)?.code === real.codes.failed;
   planned.forEach((p, i) => {
     const result = results[i] as Settled;
     real.note(`  ${p.label} -> ${result.ok ? 'resolved' : describeError(result.error)}`);
+    if (result.ok && failedBefore) fail(real, `${p.label} resolved on a store that had failed before`);
     if (p.outcome === 'refused') {
-      if (m.failed) {
-        if (result.ok) fail(real, `${p.label} resolved on a failed store`);
+      // Refused by Raft's rules, unless the store had already stopped when the call arrived.
+      if (!result.ok && (failedBefore || crashed() || real.faultFiredSinceOpen()) && isFailedCode(result)) {
+        sawFailure = true;
         return;
       }
+      if (failedBefore && !result.ok && real.codes === false) return;
       expectCode(real, p.label, result, p.refusedCode ?? 'termRegression');
       return;
     }
     if (result.ok) {
-      if (m.failed) fail(real, `${p.label} resolved on a store that had failed before`);
       lastResolved = Math.max(lastResolved, p.index);
       return;
     }
-    if (!m.failed && !crashed()) expectFailure(real, p.label, result);
-    firstFailed = Math.min(firstFailed, p.index);
+    if (!failedBefore && !crashed()) expectFailure(real, p.label, result);
+    sawFailure = true;
+    // A failed update means its state may not be durable: nothing at or after it may be
+    // acknowledged. A failed sync() or no-op says nothing of the kind (what they wait for may be
+    // durable already; they fail because the store stopped).
+    if (p.outcome === 'change') firstFailed = Math.min(firstFailed, p.index);
   });
   if (lastResolved >= firstFailed) {
     fail(
       real,
-      `a call acknowledged state #${lastResolved} after a call for state #${firstFailed} failed (fail-stop broken)`,
+      `a call acknowledged state #${lastResolved} although the update to state #${firstFailed} failed (fail-stop broken)`,
     );
   }
-  if (!m.failed) m.acknowledge(lastResolved);
-  if (firstFailed !== Number.POSITIVE_INFINITY) m.failed = true;
+  if (!failedBefore) m.acknowledge(lastResolved);
+  if (sawFailure) m.failed = true;
 }
 
-/** Fingerprint-checked read-only load; returns the loaded state (validated against the model). */
-async function checkedLoad(
+/**
+ * `fs` as seen through a recorder: every call that could change the disk (open for 'create' or
+ * 'write', write, writeDurable, rename, unlink, mkdir) is listed in `mutations`; `calls` counts
+ * the operations the disk traces for them.
+ */
+export function readOnlyProbe(fs: FileSystem): { fs: FileSystem; mutations: string[]; traced: () => number } {
+  const mutations: string[] = [];
+  let traced = 0;
+  const count = <T>(n: number, promise: Promise<T>): Promise<T> => {
+    traced += n;
+    return promise;
+  };
+  const wrapHandle = (handle: FileHandle, path: string): FileHandle => ({
+    read: (b, o, l, p) => count(1, handle.read(b, o, l, p)),
+    write: (d, p) => {
+      mutations.push(`write ${path}`);
+      return count(1, handle.write(d, p));
+    },
+    writeDurable: (d, p) => {
+      mutations.push(`writeDurable ${path}`);
+      return count(2, handle.writeDurable(d, p));
+    },
+    datasync: () => count(1, handle.datasync()),
+    sync: () => count(1, handle.sync()),
+    size: () => count(1, handle.size()),
+    close: () => count(1, handle.close()),
+  });
+  const probe: FileSystem = {
+    open: async (path, mode) => {
+      if (mode !== 'read') mutations.push(`open ${path} (${mode})`);
+      return wrapHandle(await count(1, fs.open(path, mode)), path);
+    },
+    readFile: (path) => count(1, fs.readFile(path)),
+    rename: (from, to) => {
+      mutations.push(`rename ${from} -> ${to}`);
+      return count(1, fs.rename(from, to));
+    },
+    unlink: (path) => {
+      mutations.push(`unlink ${path}`);
+      return count(1, fs.unlink(path));
+    },
+    readdir: (dir) => count(1, fs.readdir(dir)),
+    mkdir: (dir) => {
+      mutations.push(`mkdir ${dir}`);
+      return count(1, fs.mkdir(dir));
+    },
+    syncDir: (dir) => count(1, fs.syncDir(dir)),
+    stat: (path) => count(1, fs.stat(path)),
+    lockScope: fs.lockScope ?? fs,
+  };
+  return { fs: probe, mutations, traced: () => traced };
+}
+
+/**
+ * Runs the read-only loader through {@link readOnlyProbe}: it must call nothing that writes, and
+ * when nothing else ran meanwhile the disk's fingerprint must be unchanged. Returns the loaded state
+ * (validated against the model), or undefined without a loader or after an injected read error.
+ */
+export async function checkedLoad(
   m: HardStateModel,
   real: ConformanceSystem,
   what: string,
@@ -278,14 +364,23 @@ async function checkedLoad(
   if (!load) return undefined;
   const disk = real.disk;
   const before = disk.fingerprint();
-  let loaded: HardStateValue;
+  const traceBefore = disk.trace.length;
+  const probe = readOnlyProbe(disk);
+  let loaded: HardStateValue | undefined;
+  let failure: unknown;
   try {
-    loaded = await load(real.dir, { fs: disk });
+    loaded = await load(real.dir, { fs: probe.fs });
   } catch (error) {
-    if (disk.trace.some((e) => e.injected)) return undefined; // an injected read error: fine
-    fail(real, `${what}: load failed: ${describeError(error)}`);
+    failure = error;
   }
-  if (disk.fingerprint() !== before) fail(real, `${what}: load modified the disk`);
+  if (probe.mutations.length > 0)
+    fail(real, `${what}: load wrote to the disk: ${probe.mutations.join(', ')}`);
+  const alone = disk.trace.length - traceBefore === probe.traced();
+  if (alone && disk.fingerprint() !== before) fail(real, `${what}: load modified the disk`);
+  if (loaded === undefined) {
+    if (disk.trace.slice(traceBefore).some((e) => e.injected)) return undefined; // an injected read error
+    fail(real, `${what}: load failed: ${describeError(failure)}`);
+  }
   const state = { currentTerm: loaded.currentTerm, votedFor: loaded.votedFor };
   try {
     m.validate(state, `${what}: load`);
@@ -297,7 +392,7 @@ async function checkedLoad(
 }
 
 /** Opens the store on the current disk and makes its state the model's durable baseline. */
-async function checkedOpen(
+export async function checkedOpen(
   m: HardStateModel,
   real: ConformanceSystem,
   what: string,
@@ -372,6 +467,11 @@ export class UpdateCommand implements Cmd {
       return;
     }
     if (outcome.type === 'refused') {
+      if (isStoppedByFault(real, result)) {
+        // A background step (an interval compaction) hit an injected fault: the store stopped.
+        m.failed = true;
+        return;
+      }
       expectCode(
         real,
         label,
@@ -425,7 +525,7 @@ export class SyncCommand implements Cmd {
   }
   async run(m: HardStateModel, real: ConformanceSystem): Promise<void> {
     const store = requireStore(real);
-    const result = await settle(Promise.resolve().then(() => store.sync()));
+    const result = await callSync(store);
     real.note(`sync() -> ${result.ok ? 'resolved' : describeError(result.error)}`);
     if (m.failed) {
       expectCode(real, 'sync() after a failure', result, 'failed');
@@ -582,7 +682,11 @@ export function conformanceCommands(options: CommandOptions = {}): fc.Arbitrary<
     fc.constant(new ReopenCommand()),
     fc.constant(new CloseCommand()),
   ];
-  if (options.faults ?? true) commands.push(faultArbitrary().map((rule) => new FaultCommand(rule)));
+  if (options.faults ?? true) {
+    // Twice, and a second restart with them: a fault followed by a restart is where stores break.
+    const fault = faultArbitrary().map((rule) => new FaultCommand(rule));
+    commands.push(fault, fault, fc.constant(new ReopenCommand()));
+  }
   return commands;
 }
 
@@ -592,10 +696,10 @@ export function newConformanceRun(options: {
   loadState?: LoadState | undefined;
   dir?: string;
   codes?: ErrorCodes | false;
-  disk?: SimulatedDisk;
+  disk?: SimulatedDiskOptions | undefined;
 }): { model: HardStateModel; real: ConformanceSystem } {
   const real = new ConformanceSystem({
-    disk: options.disk ?? new Disk(),
+    disk: new Disk(options.disk ?? {}),
     dir: options.dir ?? '/data/raft',
     openStore: options.openStore,
     loadState: options.loadState,
@@ -644,6 +748,8 @@ export interface ConformanceOptions extends CommandOptions {
   readonly maxCommands?: number;
   /** Fail a run that takes longer than this (ms, default 20000): a hang is a bug too. */
   readonly timeoutMs?: number;
+  /** Options of the simulated disk each run starts with (e.g. `{ failedSync: 'dirty' }`). */
+  readonly disk?: SimulatedDiskOptions;
 }
 
 /**
@@ -670,6 +776,7 @@ export async function runConformance(openStore: OpenStore, options: ConformanceO
       loadState: options.load,
       dir: options.dir ?? '/data/raft',
       codes: options.codes ?? RAFT_METADATA_CODES,
+      disk: options.disk,
     });
     await openFirst(model, real);
     try {

@@ -19,6 +19,9 @@ export {
   type ConformanceOptions,
   ConformanceSystem,
   CrashCommand,
+  checkConcurrent,
+  checkedLoad,
+  checkedOpen,
   conformanceCommands,
   type ErrorCodes,
   FaultCommand,
@@ -28,11 +31,15 @@ export {
   newConformanceRun,
   type OpenStore,
   openFirst,
+  type Planned,
   RAFT_METADATA_CODES,
   ReopenCommand,
+  readOnlyProbe,
   runConformance,
+  type Settled,
   type StoreContext,
   SyncCommand,
+  submitConcurrently,
   UpdateCommand,
 } from './conformance.js';
 export {
@@ -59,6 +66,8 @@ export {
   type HardStateValue,
   NO_VOTE,
   type Outcome,
+  sameState,
+  showState,
   type UpdateStep,
 } from './model.js';
 export { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim-errors.js';

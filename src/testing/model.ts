@@ -82,6 +82,10 @@ export function expectedOutcome(state: HardStateValue, update: ConcreteUpdate): 
   return { type: 'change', next: { currentTerm: state.currentTerm, votedFor: update.value } };
 }
 
+function keyOf(s: HardStateValue): string {
+  return `${s.currentTerm}/${s.votedFor}`;
+}
+
 export function sameState(a: HardStateValue, b: HardStateValue): boolean {
   return a.currentTerm === b.currentTerm && a.votedFor === b.votedFor;
 }
@@ -115,6 +119,7 @@ export class HardStateModel {
 
   constructor(initial: HardStateValue = { currentTerm: 0, votedFor: NO_VOTE }) {
     this.chain = [initial];
+    this.#seen.add(keyOf(initial));
   }
 
   /** The state the store holds in memory (the latest submitted one). */
@@ -151,7 +156,8 @@ export class HardStateModel {
   validate(loaded: HardStateValue, what: string): void {
     const index = this.chain.findIndex((s, i) => i >= this.acked && sameState(s, loaded));
     if (index < 0) {
-      const older = this.chain.findIndex((s) => sameState(s, loaded));
+      const older =
+        this.chain.findIndex((s) => sameState(s, loaded)) >= 0 || this.#seen.has(keyOf(loaded)) ? 0 : -1;
       const allowed = this.chain.slice(this.acked).map(showState).join(', ');
       throw new Error(
         `${what} returned ${showState(loaded)}, ` +
@@ -170,7 +176,11 @@ export class HardStateModel {
     }
   }
 
+  /** Every state that was once durable, to tell "older" from "never submitted" in messages. */
+  readonly #seen = new Set<string>(['0/0']);
+
   #observeDurable(state: HardStateValue): void {
+    this.#seen.add(keyOf(state));
     if (state.votedFor !== NO_VOTE) {
       const earlier = this.votes.get(state.currentTerm);
       if (earlier !== undefined && earlier !== state.votedFor) {

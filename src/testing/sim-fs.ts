@@ -27,7 +27,8 @@ import { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } 
  *   each unsynced directory operation kept or lost, independently (stricter than ext4's ordered
  *   journal, which would keep a prefix). Choices come from a seed or an explicit {@link CrashPlan}.
  * - A failed fsync leaves the file's unsynced writes in limbo: reads still see them (page cache),
- *   no later fsync makes them durable, a crash may keep or lose them (Linux after an fsync error).
+ *   no later fsync makes them durable, a crash may keep or lose them (Linux after an fsync error;
+ *   see {@link SimulatedDiskOptions.failedSync}).
  * - After a crash the old instance is dead: every call on it or its handles rejects with `EIO`, so a
  *   crashed process cannot write into the disk that "rebooted".
  *
@@ -102,6 +103,14 @@ export interface SimulatedDiskOptions {
    * of `fast-check`'s `fc.scheduler()`...) and so explore interleavings. Default: none.
    */
   readonly beforeOp?: (op: TraceOp, path: string) => Promise<void> | void;
+  /**
+   * What a failed `datasync`/`sync`/`writeDurable` does to the writes it covered:
+   * - `'limbo'` (default, Linux since 4.13): the pages are marked clean. Reads still see the data,
+   *   but no later fsync writes it; a crash may keep or lose it.
+   * - `'dirty'` (FreeBSD, and what a retrying kernel would do): the writes stay pending, and the
+   *   next successful fsync of the file makes them durable.
+   */
+  readonly failedSync?: 'limbo' | 'dirty';
 }
 
 /** A crash to happen when the disk has applied `afterOps` more operations ({@link SimulatedDisk.scheduleCrash}). */
@@ -976,6 +985,7 @@ export class SimulatedDisk implements FileSystem {
 
   /** An fsync that failed: the writes it covered may or may not be on disk, and stay that way. */
   #doFailedSync(file: FileNode): void {
+    if (this.#options.failedSync === 'dirty') return;
     for (const w of file.writes) if (!w.synced) w.limbo = true;
   }
 
