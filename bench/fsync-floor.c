@@ -2,11 +2,13 @@
  * The disk's floor for one durable 32-byte update: pwrite + fdatasync in a loop, no runtime in
  * between. Compiled by bench/run.js into the benchmark directory when a C compiler exists.
  *
- *   fsync-floor <file> <milliseconds> <append|inplace> <preallocate-bytes>
+ *   fsync-floor <file> <milliseconds> <append|inplace|fallocate> <preallocate-bytes>
  *
  * `inplace` zero-fills <preallocate-bytes> and fdatasyncs them before the clock starts, then
  * overwrites that space record by record (what raft-metadata's log does); `append` writes at the
- * end of an empty file, so every fdatasync must also persist the new file size.
+ * end of an empty file, so every fdatasync must also persist the new file size; `fallocate`
+ * reserves the space with fallocate(2) instead of writing zeros (unwritten extents: the first
+ * write into each block must convert its extent, a metadata change).
  * Prints one JSON line: {"ops":N,"elapsed_ms":T,"p50_us":A,"p99_us":B,"max_us":C}.
  */
 #define _GNU_SOURCE
@@ -36,6 +38,7 @@ int main(int argc, char **argv) {
   const char *path = argv[1];
   double ms = atof(argv[2]);
   int inplace = strcmp(argv[3], "inplace") == 0;
+  int falloc = strcmp(argv[3], "fallocate") == 0;
   long prealloc = atol(argv[4]);
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) { perror("open"); return 1; }
@@ -47,6 +50,11 @@ int main(int argc, char **argv) {
     }
     if (fsync(fd) != 0) { perror("fsync"); return 1; }
     free(zeros);
+  }
+  if (falloc) {
+    if (fallocate(fd, 0, 0, prealloc) != 0) { perror("fallocate"); return 1; }
+    if (fsync(fd) != 0) { perror("fsync"); return 1; }
+    inplace = 1;
   }
   size_t cap = 1 << 16, n = 0;
   double *lat = malloc(cap * sizeof(double));

@@ -166,10 +166,11 @@ function ioThread(inPlace) {
 }
 
 /** The C loop, compiled at run time (see bench/fsync-floor.c); only when a compiler exists. */
-function cFloor(binary, inPlace) {
+function cFloor(binary, mode) {
+  const labels = { append: 'append', inplace: 'in place', fallocate: 'in place, fallocate(2)d' };
   return {
-    id: `c-${inPlace ? 'inplace' : 'append'}`,
-    label: `C pwrite+fdatasync, ${inPlace ? 'in place' : 'append'}`,
+    id: `c-${mode}`,
+    label: `C pwrite+fdatasync, ${labels[mode]}`,
     group: 'floor',
     writers: 1,
     blocksLoop: undefined,
@@ -177,7 +178,6 @@ function cFloor(binary, inPlace) {
       return { path: join(dir, 'data') };
     },
     async run(state, ms) {
-      const mode = inPlace ? 'inplace' : 'append';
       const { stdout } = await execFileAsync(binary, [state.path, String(ms), mode, String(PREALLOCATE)]);
       const out = JSON.parse(stdout);
       return {
@@ -480,7 +480,9 @@ async function loadPeers(log) {
 /** Every variant, in the order the tables list them. `cBinary` is the compiled C floor or undefined. */
 export async function allVariants({ cBinary, log }) {
   const variants = [];
-  if (cBinary !== undefined) variants.push(cFloor(cBinary, false), cFloor(cBinary, true));
+  if (cBinary !== undefined) {
+    variants.push(cFloor(cBinary, 'append'), cFloor(cBinary, 'inplace'), cFloor(cBinary, 'fallocate'));
+  }
   variants.push(
     nodeSync(false),
     nodeSync(true),
