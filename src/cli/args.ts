@@ -40,7 +40,10 @@ export function parseCommand(command: string, argv: readonly string[], options: 
     }
     return { values: flat, positionals };
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err), command);
+    // Node's messages for unknown options go on about `--`; the first sentence is what matters.
+    const message = err instanceof Error ? err.message : String(err);
+    const first = (message.split('\n')[0] ?? message).replace(/\. To specify a positional argument.*$/, '');
+    throw new UsageError(first, command);
   }
 }
 

@@ -3,12 +3,6 @@ import { MetadataError } from '../errors.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
 import type { FileSystem } from '../fs/types.js';
 import { type OptionSpecs, parseCommand, singleDir, UsageError } from './args.js';
-import { compact } from './commands/compact.js';
-import { doctor } from './commands/doctor.js';
-import { dump } from './commands/dump.js';
-import { inspect } from './commands/inspect.js';
-import { repair } from './commands/repair.js';
-import { verify } from './commands/verify.js';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { type CommandName, commandHelp, isCommandName, topHelp, USAGE } from './help.js';
@@ -16,23 +10,30 @@ import type { Io } from './io.js';
 
 interface Command {
   readonly options: OptionSpecs;
-  run(ctx: CommandContext): Promise<number>;
+  /** Loaded on demand: a command starts faster without the others' modules. */
+  load(): Promise<(ctx: CommandContext) => Promise<number>>;
 }
 
 const COMMANDS: Record<CommandName, Command> = {
-  inspect: { options: {}, run: inspect },
-  verify: { options: { quiet: { type: 'boolean', short: 'q' } }, run: verify },
-  dump: { options: {}, run: dump },
-  compact: { options: {}, run: compact },
+  inspect: { options: {}, load: async () => (await import('./commands/inspect.js')).inspect },
+  verify: {
+    options: { quiet: { type: 'boolean', short: 'q' } },
+    load: async () => (await import('./commands/verify.js')).verify,
+  },
+  dump: { options: {}, load: async () => (await import('./commands/dump.js')).dump },
+  compact: { options: {}, load: async () => (await import('./commands/compact.js')).compact },
   repair: {
     options: {
       yes: { type: 'boolean', short: 'y' },
       'min-term': { type: 'string' },
       'bump-term': { type: 'boolean' },
     },
-    run: repair,
+    load: async () => (await import('./commands/repair.js')).repair,
   },
-  doctor: { options: { duration: { type: 'string' } }, run: doctor },
+  doctor: {
+    options: { duration: { type: 'string' } },
+    load: async () => (await import('./commands/doctor.js')).doctor,
+  },
 };
 
 function version(): string {
@@ -88,9 +89,10 @@ export async function run(argv: readonly string[], io: Io, fs?: FileSystem): Pro
       return EXIT.ok;
     }
     const dir = singleDir(first, parsed.positionals);
+    const runCommand = await command.load();
     const ownFs = fs === undefined ? new NodeFileSystem() : undefined;
     try {
-      return await command.run({
+      return await runCommand({
         dir,
         json: parsed.values.json === true,
         values: parsed.values,

@@ -1,0 +1,108 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Metadata } from '../../src/index.js';
+import {
+  cli,
+  cliJson,
+  contents,
+  deadPid,
+  flipByte,
+  HISTORY,
+  holdOpen,
+  makeDirectory,
+  newestLog,
+  tempDir,
+  writeAt,
+} from './helpers.js';
+
+describe.concurrent('compact', () => {
+  it('writes a snapshot covering every record and starts a fresh log', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const { code, stdout } = await cli('compact', dir);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/compacted\s+/);
+    expect(stdout).toMatch(/state\s+term 7, vote 1, last seq 6/);
+    expect(stdout).toMatch(/removed\s+log-0000000000000003.wal/);
+    expect(stdout).toMatch(/created\s+log-0000000000000007.wal/);
+    expect(readdirSync(dir).sort()).toEqual(['log-0000000000000007.wal', 'metadata.json']);
+    const loaded = await Metadata.load(dir);
+    expect([loaded.currentTerm, loaded.votedFor]).toEqual([7, 1]);
+    // Again: nothing to do.
+    const again = await cliJson('compact', dir);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ ok: true, removed: [], created: [], compactions: [] });
+  });
+
+  it('--json reports before/after, the compaction event and the manager stats', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const { code, json } = await cliJson('compact', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      command: 'compact',
+      ok: true,
+      exitCode: 0,
+      before: { verdict: 'clean', files: ['metadata.json', 'log-0000000000000003.wal'] },
+      after: { verdict: 'clean', state: { currentTerm: 7, votedFor: 1, lastSeq: 6 } },
+      compactions: [{ lastSeq: 6, rotatedLog: true }],
+      stats: { compactions: 1, updatesAcknowledged: 0 },
+    });
+  });
+
+  it('drops a torn tail', async () => {
+    const dir = await makeDirectory(HISTORY);
+    writeAt(newestLog(dir), 160, new Uint8Array(5).fill(1));
+    const { code, stdout } = await cli('compact', dir);
+    expect(code).toBe(0);
+    expect(stdout).toContain('the torn tail (never acknowledged) was dropped');
+    expect((await cli('verify', dir)).code).toBe(0);
+  });
+
+  it('refuses while another process holds the directory open', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const holder = await holdOpen(dir);
+    try {
+      const before = contents(dir);
+      const { code, stderr, stdout } = await cli('compact', dir);
+      expect(code).toBe(4);
+      expect(stdout).toBe('');
+      expect(stderr).toContain(`is locked by live process ${holder.pid} (ERR_METADATA_LOCKED)`);
+      expect(contents(dir)).toEqual(before);
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  it('refuses for a LOCK naming a live pid, takes over a stale one', async () => {
+    const dir = await makeDirectory(HISTORY);
+    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+    const refused = await cliJson('compact', dir);
+    expect(refused.code).toBe(4);
+    expect(refused.json).toMatchObject({ ok: false, exitCode: 4, pid: process.pid });
+    const dead = await deadPid();
+    writeFileSync(join(dir, 'LOCK'), `${dead}\n`);
+    const { code, stdout } = await cli('compact', dir);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`took over the stale LOCK (pid ${dead} was not running)`);
+    expect(readdirSync(dir)).not.toContain('LOCK');
+  });
+
+  it('exits 2 on a corrupt directory and changes nothing', async () => {
+    const dir = await makeDirectory(HISTORY);
+    flipByte(newestLog(dir), 64 + 20);
+    const before = contents(dir);
+    const { code, stderr } = await cli('compact', dir);
+    expect(code).toBe(2);
+    expect(stderr).toContain('corrupt at byte 64');
+    expect(stderr).toContain('compact does not repair');
+    expect(contents(dir)).toEqual(before);
+  });
+
+  it('exits 3 and creates nothing for a missing or empty directory', async () => {
+    const base = tempDir();
+    const missing = await cli('compact', join(base, 'missing'));
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('compact never creates one');
+    expect(readdirSync(base)).toEqual([]);
+  });
+});

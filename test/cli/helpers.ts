@@ -1,0 +1,178 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { MetadataManager } from '../../src/index.js';
+
+/** The CLI as a user runs it: the built file, in a child process (`npm test` builds first). */
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+
+function assertBuilt(): void {
+  let built: number;
+  try {
+    built = statSync(CLI).mtimeMs;
+  } catch {
+    throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+  }
+  const sources = [join(ROOT, 'src', 'cli.ts'), join(ROOT, 'src', 'repair.ts')];
+  for (const entry of readdirSync(join(ROOT, 'src', 'cli'), { recursive: true, encoding: 'utf8' })) {
+    if (entry.endsWith('.ts')) sources.push(join(ROOT, 'src', 'cli', entry));
+  }
+  const stale = sources.find((s) => statSync(s).mtimeMs > built);
+  if (stale) throw new Error(`dist/cli.js is older than ${stale}: run \`npm run build\` first`);
+}
+assertBuilt();
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node dist/cli.js ...args` and collects its output and exit code. */
+export function cli(...args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the CLI with --json and parses stdout. */
+export async function cliJson(
+  ...args: string[]
+): Promise<{ code: number; json: Record<string, unknown>; stderr: string }> {
+  const result = await cli(...args, '--json');
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(result.stdout) as Record<string, unknown>;
+  } catch {
+    throw new Error(`not JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`);
+  }
+  return { code: result.code, json, stderr: result.stderr };
+}
+
+// Removed after all tests of a file (not after each: tests run concurrently).
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory (removed after the file's tests). */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'raft-metadata-cli-'));
+  made.push(dir);
+  return dir;
+}
+
+/** One step of a history: a term update, a vote, or a compaction (snapshot + new log). */
+export type Step = { term: number } | { vote: number } | 'sync';
+
+/**
+ * Makes a metadata directory with the library: each update is awaited (its own write), so records
+ * of different updates are in different batches. Returns the directory and every acknowledged state.
+ */
+export async function makeDirectory(steps: readonly Step[], dir = join(tempDir(), 'meta')): Promise<string> {
+  const manager = await MetadataManager.open(dir, { flushIntervalMs: 0 });
+  try {
+    for (const step of steps) {
+      if (step === 'sync') await manager.sync();
+      else if ('term' in step) await manager.updateCurrentTerm(step.term);
+      else await manager.updateVotedFor(step.vote);
+    }
+  } finally {
+    await manager.close();
+  }
+  return dir;
+}
+
+/** The usual history: a snapshot at term 3 (vote 2), then terms 4 (vote 5) and 7 (vote 1) in the log. */
+export const HISTORY: readonly Step[] = [
+  { term: 3 },
+  { vote: 2 },
+  'sync',
+  { term: 4 },
+  { vote: 5 },
+  { term: 7 },
+  { vote: 1 },
+];
+
+export function logNames(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => /^log-[0-9a-f]{16}\.wal$/.test(n))
+    .sort();
+}
+
+/** The newest log file's path. */
+export function newestLog(dir: string): string {
+  const name = logNames(dir).at(-1);
+  if (name === undefined) throw new Error(`no log in ${dir}`);
+  return join(dir, name);
+}
+
+export function writeAt(path: string, offset: number, bytes: Uint8Array): void {
+  const data = readFileSync(path);
+  data.set(bytes, offset);
+  writeFileSync(path, data);
+}
+
+export function flipByte(path: string, offset: number): void {
+  const data = readFileSync(path);
+  data[offset] = (data[offset] ?? 0) ^ 0xff;
+  writeFileSync(path, data);
+}
+
+/** Every file under `dir` with its bytes (hex), to prove a command changed nothing. */
+export function contents(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      for (const [inner, hex] of Object.entries(contents(path))) out[`${name}/${inner}`] = hex;
+    } else {
+      out[name] = readFileSync(path).toString('hex');
+    }
+  }
+  return out;
+}
+
+/** The pid of a process that has exited (for a stale LOCK). */
+export function deadPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => {
+      if (child.pid === undefined) reject(new Error('no pid'));
+      else resolve(child.pid);
+    });
+  });
+}
+
+/** A child process holding a manager open on `dir` (the built package, as a node would). */
+export async function holdOpen(dir: string): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'hold-child.mjs'), dir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('READY')) resolve();
+      if (out.includes('ERROR')) reject(new Error(out));
+    });
+    child.on('exit', (code) => reject(new Error(`holder exited with ${code}: ${out}`)));
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('no pid');
+  return {
+    pid,
+    stop: () =>
+      new Promise((resolve) => {
+        child.on('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}

@@ -1,0 +1,285 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  cli,
+  cliJson,
+  contents,
+  flipByte,
+  HISTORY,
+  makeDirectory,
+  newestLog,
+  tempDir,
+  writeAt,
+} from './helpers.js';
+
+// The usual directory: metadata.json covers seq 1..2 (term 3, vote 2); log-...03.wal holds seq 3..6:
+//   byte 32 seq 3 term 4 | byte 64 seq 4 vote 5 | byte 96 seq 5 term 7 | byte 128 seq 6 vote 1
+// then preallocated zeros.
+
+/** A torn tail: 10 junk bytes where the next record would go (a write cut short by a crash). */
+async function tornDirectory(): Promise<string> {
+  const dir = await makeDirectory(HISTORY);
+  writeAt(newestLog(dir), 160, new Uint8Array(10).fill(7));
+  return dir;
+}
+
+/** A flipped byte in the vote record at byte 64, followed by records of later writes: corruption. */
+async function flippedDirectory(): Promise<string> {
+  const dir = await makeDirectory(HISTORY);
+  flipByte(newestLog(dir), 64 + 20);
+  return dir;
+}
+
+describe.concurrent('inspect', () => {
+  it('shows the state, the snapshot, each log and the lock of a clean directory', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const { code, stdout } = await cli('inspect', dir);
+    expect(code).toBe(0);
+    expect(stdout).toContain('term 7, vote 1, last seq 6 (what a node loads)');
+    expect(stdout).toMatch(/verdict\s+clean/);
+    expect(stdout).toContain('metadata.json: covers seq 1..2, term 3, vote 2, checksum ok');
+    expect(stdout).toContain('log-0000000000000003.wal: format v1, 4 records (seq 3..6), 262176 bytes');
+    expect(stdout).toContain('tail: clean (valid records end at byte 160)');
+    expect(stdout).toMatch(/lock\s+free/);
+  });
+
+  it('--json has the documented shape', async () => {
+    const dir = await tornDirectory();
+    const { code, json } = await cliJson('inspect', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      command: 'inspect',
+      dir,
+      kind: 'metadata',
+      verdict: 'torn',
+      state: { currentTerm: 7, votedFor: 1, lastSeq: 6 },
+      error: null,
+      snapshot: {
+        name: 'metadata.json',
+        checksumOk: true,
+        currentTerm: 3,
+        votedFor: 2,
+        lastSeq: 2,
+        problem: null,
+      },
+      logs: [
+        {
+          name: 'log-0000000000000003.wal',
+          size: 262176,
+          firstSeq: 3,
+          formatVersion: 1,
+          recordCount: 4,
+          firstRecordSeq: 3,
+          lastRecordSeq: 6,
+          tail: { kind: 'torn', offset: 160, reason: 'record checksum mismatch', bytesAfter: 10 },
+          readableRecords: 4,
+          damage: [{ offset: 160, length: 32, nonZeroBytes: 10 }],
+        },
+      ],
+      lock: { state: 'free' },
+      otherFiles: [],
+    });
+  });
+
+  it('says why a node refuses to start on a corrupt directory, and still describes every file', async () => {
+    const dir = await flippedDirectory();
+    const { code, stdout } = await cli('inspect', dir);
+    expect(code).toBe(0);
+    expect(stdout).toContain('none: a node refuses to start (ERR_METADATA_CORRUPT)');
+    expect(stdout).toContain(
+      'log-0000000000000003.wal: corrupt at byte 64: record checksum mismatch, followed by a valid record (seq 5) at byte 96',
+    );
+    expect(stdout).toContain('1 record (seq 3)');
+    expect(stdout).toContain('3 readable records in all, counting those after the damage');
+  });
+
+  it('shows a held lock with its live pid, and a stale one', async () => {
+    const dir = await makeDirectory(HISTORY);
+    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+    const held = await cliJson('inspect', dir);
+    expect(held.json.lock).toEqual({ state: 'held', pid: process.pid });
+    writeFileSync(join(dir, 'LOCK'), '999999999\n');
+    const { stdout } = await cli('inspect', dir);
+    expect(stdout).toContain('stale: LOCK names pid 999999999, which is not running');
+  });
+
+  it('exits 3 with a reason on stderr for a missing directory', async () => {
+    const { code, stderr, stdout } = await cli('inspect', join(tempDir(), 'nope'));
+    expect(code).toBe(3);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/not a metadata directory: .*nope does not exist/);
+  });
+});
+
+describe.concurrent('verify', () => {
+  it('exits 0 on a clean directory', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const { code, stdout } = await cli('verify', dir);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`OK: ${dir} is clean; a node loads term 7, vote 1, last seq 6.\n`);
+  });
+
+  it('exits 1 on a torn tail and says where, how much, and what the next open does', async () => {
+    const dir = await tornDirectory();
+    const before = contents(dir);
+    const { code, stdout } = await cli('verify', dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain('TORN TAIL (recoverable)');
+    expect(stdout).toContain(
+      'log-0000000000000003.wal: torn at byte 160 (record checksum mismatch), 10 non-zero bytes after it.',
+    );
+    expect(stdout).toContain('starts a new log after seq 6 and removes the torn log');
+    expect(contents(dir)).toEqual(before); // read-only
+  });
+
+  it('exits 2 on a flipped byte mid-log, naming file, byte and problem', async () => {
+    const dir = await flippedDirectory();
+    const { code, json } = await cliJson('verify', dir);
+    expect(code).toBe(2);
+    expect(json).toMatchObject({
+      command: 'verify',
+      result: 'corrupt',
+      exitCode: 2,
+      state: null,
+      error: {
+        code: 'ERR_METADATA_CORRUPT',
+        file: 'log-0000000000000003.wal',
+        offset: 64,
+        reason: 'record checksum mismatch, followed by a valid record (seq 5) at byte 96',
+      },
+      torn: [],
+    });
+    expect(json.message).toMatch(/^CORRUPT: log-0000000000000003.wal: corrupt at byte 64/);
+  });
+
+  it('exits 2 on an edited snapshot', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const path = join(dir, 'metadata.json');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":3', '"currentTerm":2'));
+    const { code, stdout } = await cli('verify', dir);
+    expect(code).toBe(2);
+    expect(stdout).toContain('CORRUPT: metadata.json: corrupt at byte 0: snapshot checksum mismatch');
+  });
+
+  it('exits 3 for a missing path, a file, an empty directory and a directory of other things', async () => {
+    const base = tempDir();
+    writeFileSync(join(base, 'file'), 'x');
+    mkdirSync(join(base, 'empty'));
+    mkdirSync(join(base, 'other'));
+    writeFileSync(join(base, 'other', 'notes.txt'), 'x');
+    const missing = await cli('verify', join(base, 'missing'));
+    expect(missing).toMatchObject({ code: 3, stdout: expect.stringContaining('does not exist') });
+    expect((await cli('verify', join(base, 'file'))).stdout).toContain('is not a directory');
+    const empty = await cliJson('verify', join(base, 'empty'));
+    expect(empty.code).toBe(3);
+    expect(empty.json).toMatchObject({ result: 'not-metadata', exitCode: 3 });
+    expect(empty.json.message).toContain('it is empty');
+    const other = await cli('verify', join(base, 'other'));
+    expect(other.code).toBe(3);
+    expect(other.stdout).toContain('it holds only notes.txt');
+  });
+
+  it('--quiet prints nothing', async () => {
+    const dir = await tornDirectory();
+    expect(await cli('verify', '--quiet', dir)).toEqual({ code: 1, stdout: '', stderr: '' });
+  });
+
+  it('notes a live lock holder (a write in flight can look torn)', async () => {
+    const dir = await makeDirectory(HISTORY);
+    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+    const { code, stdout } = await cli('verify', dir);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Note: pid ${process.pid} holds the lock`);
+  });
+});
+
+describe.concurrent('dump', () => {
+  it('lists every record with offset, seq, batch, kind, value and status, and where valid records stop', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const { code, stdout } = await cli('dump', dir);
+    expect(code).toBe(0);
+    const lines = stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect(lines).toContain('offset seq batch kind term vote status');
+    expect(lines).toContain('32 3 0 term 4 none applied');
+    expect(lines).toContain('64 4 0 vote 4 5 applied');
+    expect(lines).toContain('128 6 0 vote 7 1 applied');
+    expect(stdout).toContain(
+      'valid records stop at byte 160; then zeros to the end of the file (byte 262176)',
+    );
+    expect(stdout).toContain('a node loads: term 7, vote 1, last seq 6');
+  });
+
+  it('marks records a snapshot covers (an old log that outlived a compaction)', async () => {
+    const dir = await makeDirectory([{ term: 2 }, { vote: 1 }]);
+    const log = readFileSync(newestLog(dir));
+    // Put the snapshot ahead of the log, as a crash between snapshot and unlink leaves it.
+    const { MetadataManager } = await import('../../src/index.js');
+    const m = await MetadataManager.open(dir, { flushIntervalMs: 0 });
+    await m.sync();
+    await m.close();
+    writeFileSync(join(dir, 'log-0000000000000001.wal'), log);
+    const { json } = await cliJson('dump', dir);
+    const logs = json.logs as { name: string; records: { seq: number; status: string }[] }[];
+    expect(logs[0]?.records.map((r) => r.status)).toEqual(['covered', 'covered']);
+  });
+
+  it('keeps dumping past corruption and marks the damage and the records after it', async () => {
+    const dir = await flippedDirectory();
+    const { code, json } = await cliJson('dump', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ command: 'dump', verdict: 'corrupt', state: null });
+    const [log] = json.logs as Record<string, unknown>[];
+    expect(log).toMatchObject({
+      name: 'log-0000000000000003.wal',
+      validUntil: 64,
+      tail: { kind: 'corrupt', offset: 64 },
+      damage: [{ offset: 64, length: 32, reason: 'record checksum mismatch', nonZeroBytes: 9 }],
+      records: [
+        { offset: 32, seq: 3, batchIndex: 0, kind: 'term', currentTerm: 4, votedFor: 0, status: 'applied' },
+        {
+          offset: 96,
+          seq: 5,
+          batchIndex: 0,
+          kind: 'term',
+          currentTerm: 7,
+          votedFor: 0,
+          status: 'not-reached',
+        },
+        {
+          offset: 128,
+          seq: 6,
+          batchIndex: 0,
+          kind: 'vote',
+          currentTerm: 7,
+          votedFor: 1,
+          status: 'not-reached',
+        },
+      ],
+    });
+    const text = await cli('dump', dir);
+    expect(text.stdout).toContain("the library's reader stops at byte 64: CORRUPT: record checksum mismatch");
+    expect(text.stdout).toMatch(
+      /64\s+-\s+-\s+DAMAGE\s+-\s+-\s+32 bytes do not decode \(record checksum mismatch; 9 non-zero\)/,
+    );
+  });
+
+  it('marks the torn tail and a rejected record (a second vote in one term)', async () => {
+    const dir = await tornDirectory();
+    const torn = await cli('dump', dir);
+    expect(torn.stdout).toContain('valid records stop at byte 160; then a torn tail');
+
+    // A valid record breaking Raft's rules: rewrite seq 6 as a vote for 9 in term 7 after the vote for 1.
+    const { encodeRecord } = await import('../../src/format/record.js');
+    const dir2 = await makeDirectory(HISTORY);
+    writeAt(
+      newestLog(dir2),
+      160,
+      encodeRecord({ kind: 2, batchIndex: 0, seq: 7, currentTerm: 7, votedFor: 9 }),
+    );
+    const { json } = await cliJson('dump', dir2);
+    const [log] = json.logs as { records: { seq: number; status: string }[] }[];
+    expect(log?.records.at(-1)).toMatchObject({ seq: 7, status: 'rejected' });
+    expect(json.error).toMatchObject({ offset: 160, reason: 'second vote in term 7: 1 then 9' });
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { cli } from './helpers.js';
+
+const COMMANDS = ['inspect', 'verify', 'dump', 'compact', 'repair', 'doctor'];
+
+describe.concurrent('command line', () => {
+  it('prints the top-level help with every command and the exit codes', async () => {
+    for (const args of [['--help'], ['help']]) {
+      const { code, stdout, stderr } = await cli(...args);
+      expect(code).toBe(0);
+      expect(stderr).toBe('');
+      expect(stdout).toContain('Usage: raft-metadata <command> [options] DIR');
+      for (const command of COMMANDS) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+      expect(stdout).toContain('64 usage error');
+    }
+  });
+
+  it('prints --help for every command', async () => {
+    for (const command of COMMANDS) {
+      const { code, stdout } = await cli(command, '--help');
+      expect(code, command).toBe(0);
+      expect(stdout).toContain(`Usage: raft-metadata ${command} `);
+      expect(stdout).toMatch(/^Exit|\nExit/);
+      if (command === 'repair') expect((await cli('help', command)).stdout).toBe(stdout);
+    }
+  });
+
+  it('exits 64 with a short usage on stderr for bad command lines', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /raft-metadata: missing command/],
+      [['frobnicate', 'x'], /unknown command "frobnicate"/],
+      [['--frob'], /unknown option "--frob"/],
+      [['verify'], /raft-metadata verify: missing DIR argument/],
+      [['verify', 'a', 'b'], /unexpected argument "b"/],
+      [['dump', '--bogus', 'x'], /raft-metadata dump: Unknown option '--bogus'\n/],
+      [['repair', '--min-term', 'abc', 'x'], /--min-term must be an integer >= 1, got "abc"/],
+      [['doctor', '--duration', '5', 'x'], /--duration must be an integer >= 50/],
+      [['help', 'nope'], /unknown command "nope"/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await cli(...args);
+      expect(code, args.join(' ')).toBe(64);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(message);
+      expect(stderr).toMatch(/\nusage: raft-metadata /);
+      expect(stderr.split('\n').length).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('prints the version', async () => {
+    const { code, stdout } = await cli('--version');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
