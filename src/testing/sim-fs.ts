@@ -137,6 +137,12 @@ interface FileNode {
   base: Uint8Array;
   /** Writes after `base`, in order; synced ones stay here only behind a limbo write. */
   writes: PendingWriteState[];
+  /**
+   * Copy-on-write: false when `data` (`base`) may be shared with a clone (an image kept for
+   * {@link SimulatedDisk.stateAt}, or the other field), so it must be copied before changing in place.
+   */
+  dataOwned: boolean;
+  baseOwned: boolean;
 }
 
 interface DirNode {
@@ -192,12 +198,17 @@ function cloneNode(node: Node): Node {
   if (node.kind === 'dir') {
     return { kind: 'dir', id: node.id, entries: new Map(node.entries), durable: new Map(node.durable) };
   }
+  // Both copies now share the arrays; whichever changes one first copies it.
+  node.dataOwned = false;
+  node.baseOwned = false;
   return {
     kind: 'file',
     id: node.id,
-    data: node.data.slice(),
-    base: node.base.slice(),
+    data: node.data,
+    base: node.base,
     writes: node.writes.map((w) => ({ ...w })),
+    dataOwned: false,
+    baseOwned: false,
   };
 }
 
@@ -235,12 +246,17 @@ function survivingBytes(file: FileNode, fates: () => WriteFate): Uint8Array {
 function collapse(file: FileNode): void {
   while (file.writes[0]?.synced) {
     const write = file.writes.shift();
-    if (write) file.base = applyWrite(file.base, write.bytes, write.position);
+    if (!write) continue;
+    if (!file.baseOwned) {
+      file.base = file.base.slice();
+      file.baseOwned = true;
+    }
+    file.base = applyWrite(file.base, write.bytes, write.position);
   }
 }
 
 function hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  return createHash('sha1').update(bytes).digest('hex').slice(0, 16);
 }
 
 export class SimulatedDisk implements FileSystem {
@@ -676,7 +692,8 @@ export class SimulatedDisk implements FileSystem {
         const durable = [...node.durable].sort(([a], [b]) => (a < b ? -1 : 1));
         hash.update(`dir ${node.id} ${JSON.stringify(entries)} ${JSON.stringify(durable)}\n`);
       } else {
-        hash.update(`file ${node.id} ${hex(node.data)} ${hex(node.base)}\n`);
+        // `base` matters only while writes are pending (otherwise it equals `data`).
+        hash.update(`file ${node.id} ${hex(node.data)} ${node.writes.length > 0 ? hex(node.base) : '-'}\n`);
         for (const w of node.writes) {
           hash.update(`  w ${w.position} ${hex(w.bytes)} ${w.synced} ${w.limbo}\n`);
         }
@@ -745,6 +762,8 @@ export class SimulatedDisk implements FileSystem {
       data: data.slice(),
       base: data.slice(),
       writes: [],
+      dataOwned: true,
+      baseOwned: true,
     };
     this.#nodes.set(file.id, file);
     parent.entries.set(name, file.id);
@@ -891,7 +910,15 @@ export class SimulatedDisk implements FileSystem {
       if (path === '/') throw systemError('EEXIST', 'open', path);
       const { dir, name } = this.#parentOf(path, 'open');
       if (dir.entries.has(name)) throw systemError('EEXIST', 'open', path);
-      const file: FileNode = { kind: 'file', id: this.#nextInode++, data: EMPTY, base: EMPTY, writes: [] };
+      const file: FileNode = {
+        kind: 'file',
+        id: this.#nextInode++,
+        data: EMPTY,
+        base: EMPTY,
+        writes: [],
+        dataOwned: false,
+        baseOwned: false,
+      };
       this.#nodes.set(file.id, file);
       this.#applyDirOp({ description: `create ${path}`, changes: [{ dir: dir.id, name, inode: file.id }] });
       return file.id;
@@ -974,7 +1001,11 @@ export class SimulatedDisk implements FileSystem {
 
   #doWrite(file: FileNode, data: Uint8Array, position: number): void {
     if (data.byteLength === 0) return;
-    file.data = applyWrite(file.data === file.base ? file.data.slice() : file.data, data, position);
+    if (!file.dataOwned || file.data === file.base) {
+      file.data = file.data.slice();
+      file.dataOwned = true;
+    }
+    file.data = applyWrite(file.data, data, position);
     file.writes.push({ position, bytes: data, synced: false, limbo: false });
   }
 
@@ -997,7 +1028,7 @@ export class SimulatedDisk implements FileSystem {
     };
     if (entry.op === 'write' && entry.data && entry.position !== undefined) {
       const file = fileOf();
-      if (file) this.#doWrite(file, entry.data.slice(), entry.position);
+      if (file) this.#doWrite(file, entry.data, entry.position);
       return;
     }
     if (entry.op === 'datasync' || entry.op === 'sync') {
@@ -1040,7 +1071,15 @@ export class SimulatedDisk implements FileSystem {
         nodes.set(node.id, { kind: 'dir', id: node.id, entries: new Map(node.durable), durable: new Map() });
       } else {
         const bytes = survivingBytes(node, nextFate);
-        nodes.set(node.id, { kind: 'file', id: node.id, data: bytes, base: bytes, writes: [] });
+        nodes.set(node.id, {
+          kind: 'file',
+          id: node.id,
+          data: bytes,
+          base: bytes,
+          writes: [],
+          dataOwned: false,
+          baseOwned: false,
+        });
       }
     }
     this.#dirOps.forEach((op, i) => {
