@@ -583,7 +583,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
   let needsMinTerm = false;
   if (!endProven) {
     reasons.push(
-      `The end of the history is not readable: ${unproven}, so records with higher terms may be lost.`,
+      `The disk does not prove the highest term the node reached: ${unproven}; records or a snapshot with higher terms may be lost.`,
     );
     if (options.minTerm === undefined) {
       needsMinTerm = true;

@@ -137,7 +137,7 @@ describe.concurrent('repair', () => {
     const before = contents(dir);
     const refused = await cli('repair', '--yes', dir);
     expect(refused.code).toBe(5);
-    expect(refused.stdout).toContain('The end of the history is not readable');
+    expect(refused.stdout).toContain('The disk does not prove the highest term the node reached');
     expect(refused.stdout).toContain('Refused: rerun with --min-term N');
     expect(contents(dir)).toEqual(before);
     const { code, json } = await repairJson('--yes', '--min-term', '12', dir);

@@ -57,7 +57,9 @@ function printPlan(ctx: CommandContext, plan: RepairPlan, exam: Examination): vo
   const rows: [string, string][] = [['directory', resolve(plan.dir)]];
   rows.push(['diagnosis', verifyLines(exam)[0] ?? plan.verdict]);
   rows.push(['before', beforeText(plan, exam)]);
-  rows.push(['highest term', `${plan.highestTerm.value}, in ${plan.highestTerm.source}`]);
+  if (plan.strategy === 'new-term') {
+    rows.push(['highest term', `${plan.highestTerm.value}, in ${plan.highestTerm.source}`]);
+  }
   if (plan.strategy === 'none') {
     rows.push(['plan', 'nothing to do']);
   } else {

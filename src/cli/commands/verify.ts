@@ -30,10 +30,10 @@ export function verifyLines(exam: Examination): string[] {
       break;
     case 'torn': {
       if (!recovered) break;
-      lines.push(`TORN TAIL (recoverable): ${resolve(dir)}`);
-      for (const log of recovered.logs) {
-        if (log.scan.end.kind === 'torn') lines.push(`${log.name}: ${tailText(log.scan.end)}.`);
-      }
+      const torn = recovered.logs.flatMap((log) =>
+        log.scan.end.kind === 'torn' ? [`${log.name}: ${tailText(log.scan.end)}.`] : [],
+      );
+      lines.push(`TORN TAIL (recoverable) in ${resolve(dir)}: ${torn[0] ?? ''}`, ...torn.slice(1));
       lines.push(
         'A crash cut the last write short before its fdatasync returned: none of it was acknowledged, nothing is lost.',
         `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`raft-metadata compact ${dir}\` does it now.`,
