@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
 import {
   countCrashPlans,
@@ -8,6 +8,7 @@ import {
   SimulatedDisk,
   type TraceEntry,
 } from '../../src/testing/index.js';
+import { fastTimeouts } from '../fast-timers.js';
 
 /**
  * Exhaustive crash points, in the spirit of ALICE (Pillai et al., OSDI'14).
@@ -109,23 +110,12 @@ async function loadReadOnly(fs: SimulatedDisk): Promise<State> {
 }
 
 describe('exhaustive crash points of a short workload', () => {
-  // After a crash the LOCK file is often empty (its pid was never synced), and the lock then waits
-  // 10 x 10 ms for a possible live owner to write it. Fake setTimeout and fire such waits at once:
-  // they are not what this test is about, and they would make it 10x slower.
-  let pumping = false;
+  let restore: (() => void) | undefined;
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    pumping = true;
-    const pump = (): void => {
-      if (!pumping) return;
-      vi.advanceTimersToNextTimer();
-      setImmediate(pump);
-    };
-    setImmediate(pump);
+    restore = fastTimeouts();
   });
   afterEach(() => {
-    pumping = false;
-    vi.useRealTimers();
+    restore?.();
   });
 
   it('every crash state at every point recovers to an allowed state', async () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, it } from 'vitest';
 import { type FileSystem, Metadata, MetadataManager } from '../../src/index.js';
 import {
   type ConformanceSystem,
@@ -22,6 +22,7 @@ import {
   type UpdateStep,
   updateSequenceArbitrary,
 } from '../../src/testing/index.js';
+import { fastTimeouts, manualIntervals } from '../fast-timers.js';
 
 /**
  * Model-based tests of MetadataManager on the simulated disk: fast-check generates sequences of
@@ -42,7 +43,10 @@ const openManager = (dir: string, { fs }: { fs: FileSystem }) =>
   MetadataManager.open(dir, { fs, flushIntervalMs: FLUSH_INTERVAL_MS });
 const loadMetadata = (dir: string, { fs }: { fs: FileSystem }) => Metadata.load(dir, { fs });
 
-/** The manager's flush timer fires (fake setInterval): a compaction starts in the background. */
+let intervals: ReturnType<typeof manualIntervals> | undefined;
+let restoreTimeouts: (() => void) | undefined;
+
+/** The manager's flush timer fires (captured setInterval): a compaction starts in the background. */
 class IntervalFlushCommand implements Cmd {
   check(m: Readonly<HardStateModel>): boolean {
     return m.open;
@@ -50,7 +54,7 @@ class IntervalFlushCommand implements Cmd {
   async run(_m: HardStateModel, real: ConformanceSystem): Promise<void> {
     real.note('interval flush');
     // Not awaited: the compaction runs while the next commands do.
-    vi.advanceTimersByTime(FLUSH_INTERVAL_MS);
+    intervals?.fire();
   }
   toString(): string {
     return 'IntervalFlush';
@@ -119,10 +123,12 @@ async function runModel(cmds: Iterable<Cmd>, disk: SimulatedDiskOptions): Promis
 
 describe('MetadataManager against a model, on a crashing disk', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    intervals = manualIntervals();
+    restoreTimeouts = fastTimeouts();
   });
   afterEach(() => {
-    vi.useRealTimers();
+    intervals?.restore();
+    restoreTimeouts?.();
   });
 
   it('keeps every promise (failed fsyncs leave data in limbo, as Linux does)', async () => {
@@ -181,6 +187,13 @@ async function drive(s: fc.Scheduler, done: () => boolean, limit = Number.POSITI
 }
 
 describe('MetadataManager under fc.scheduler', () => {
+  beforeEach(() => {
+    restoreTimeouts = fastTimeouts();
+  });
+  afterEach(() => {
+    restoreTimeouts?.();
+  });
+
   it('concurrent updates, group commits and compactions interleaved in any order, then a crash', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -1,0 +1,66 @@
+import { vi } from 'vitest';
+
+/**
+ * Fakes setTimeout and fires pending timeouts as soon as the event loop is idle.
+ *
+ * Why: after a simulated crash the LOCK file is often empty (its pid was never fsynced), and the
+ * lock then waits 10 x 10 ms for a possible live owner to write it. That is right on a real disk,
+ * but it would make crash tests mostly sleep. fast-check keeps its own (real) setTimeout, so
+ * property timeouts still work. Returns the function that restores real timers.
+ */
+export function fastTimeouts(): () => void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  let pumping = true;
+  const pump = (): void => {
+    if (!pumping) return;
+    if (vi.getTimerCount() > 0) vi.runOnlyPendingTimers();
+    setImmediate(pump);
+  };
+  setImmediate(pump);
+  return () => {
+    pumping = false;
+    vi.useRealTimers();
+  };
+}
+
+/**
+ * Captures setInterval callbacks (the manager's flush timer) instead of scheduling them, so that a
+ * test fires them exactly when it decides: deterministic, and reproducible from a seed.
+ */
+export function manualIntervals(): { fire(): void; restore(): void } {
+  const realSet = globalThis.setInterval;
+  const realClear = globalThis.clearInterval;
+  const live = new Set<{ callback: () => void }>();
+  const fake = (callback: () => void): NodeJS.Timeout => {
+    const handle = {
+      callback,
+      unref: () => handle,
+      ref: () => handle,
+      hasRef: () => false,
+      refresh: () => handle,
+      close: () => {
+        live.delete(handle);
+        return handle;
+      },
+      [Symbol.toPrimitive]: () => 0,
+      [Symbol.dispose]: () => {
+        live.delete(handle);
+      },
+    };
+    live.add(handle);
+    return handle as unknown as NodeJS.Timeout;
+  };
+  globalThis.setInterval = fake as unknown as typeof setInterval;
+  globalThis.clearInterval = ((handle: unknown) => {
+    live.delete(handle as { callback: () => void });
+  }) as typeof clearInterval;
+  return {
+    fire() {
+      for (const handle of [...live]) handle.callback();
+    },
+    restore() {
+      globalThis.setInterval = realSet;
+      globalThis.clearInterval = realClear;
+    },
+  };
+}
