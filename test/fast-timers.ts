@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { vi } from 'vitest';
 
 /**
@@ -63,4 +64,13 @@ export function manualIntervals(): { fire(): void; restore(): void } {
       globalThis.clearInterval = realClear;
     },
   };
+}
+
+/**
+ * A vitest timeout for a property test: at least a minute, more for long runs (`PROPERTY_RUNS`
+ * raises fast-check's global `numRuns`, see test/setup-fast-check.ts).
+ */
+export function propertyTimeout(msPerRun: number): number {
+  const runs = fc.readConfigureGlobal().numRuns ?? 100;
+  return Math.max(60_000, runs * msPerRun);
 }

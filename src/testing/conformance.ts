@@ -19,7 +19,7 @@ import {
   showUpdate,
   type UpdateStep,
 } from './model.js';
-import type { FaultRule, SimulatedDisk, SimulatedDiskOptions } from './sim-fs.js';
+import type { FaultRule, SimulatedDisk, SimulatedDiskOptions, SimulatedProcess } from './sim-fs.js';
 import { SimulatedDisk as Disk } from './sim-fs.js';
 
 /**
@@ -76,6 +76,8 @@ export class ConformanceSystem {
   readonly openStore: OpenStore;
   readonly loadState: LoadState | undefined;
   readonly codes: ErrorCodes | false;
+  /** The simulated process the store runs in (a new one for every open). */
+  process: SimulatedProcess | undefined;
   /** Trace length of the current disk when the store was last opened. */
   openedAt = 0;
   /** What happened, for failure messages. */
@@ -401,8 +403,9 @@ export async function checkedOpen(
 ): Promise<void> {
   const traceBefore = real.disk.trace.length;
   let store: HardStateStore;
+  const process = real.disk.process();
   try {
-    store = await real.openStore(real.dir, { fs: real.disk });
+    store = await real.openStore(real.dir, { fs: process });
   } catch (error) {
     const injected = real.disk.trace.slice(traceBefore).some((e) => e.injected);
     if (mayFail && (injected || real.disk.crashed)) {
@@ -425,6 +428,7 @@ export async function checkedOpen(
     fail(real, (error as Error).message);
   }
   real.store = store;
+  real.process = process;
   real.openedAt = real.disk.trace.length;
   m.open = true;
   m.failed = false;
@@ -644,6 +648,44 @@ export class CrashCommand implements Cmd {
   }
 }
 
+/**
+ * The process dies (SIGKILL) after `afterOps` more file-system operations while `during` updates
+ * (and maybe a sync()) are in flight; the machine does not crash, so its unsynced writes stay in the
+ * page cache. A new process loads and opens the store. Whatever that open reports must stay durable
+ * through a later power cut.
+ */
+export class KillCommand implements Cmd {
+  constructor(
+    readonly afterOps: number,
+    readonly during: readonly UpdateStep[],
+    readonly syncAt: number | undefined,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: HardStateModel, real: ConformanceSystem): Promise<void> {
+    real.note(`SIGKILL after ${this.afterOps} ops, ${this.during.length} updates in flight`);
+    const process = real.process;
+    if (m.open && real.store && process) {
+      const killed = real.disk.scheduleKill(process, this.afterOps);
+      const planned = submitConcurrently(m, real.store, this.during, this.syncAt);
+      await checkConcurrent(m, real, planned, () => process.killed);
+      process.kill();
+      await killed;
+    }
+    // A killed process closes nothing: its store is simply gone.
+    real.store = undefined;
+    real.process = undefined;
+    m.open = false;
+    m.failed = false;
+    const loaded = await checkedLoad(m, real, 'after SIGKILL');
+    await checkedOpen(m, real, 'after SIGKILL', loaded, true);
+  }
+  toString(): string {
+    return `Kill(after ${this.afterOps} ops, during=${JSON.stringify(this.during)}, syncAt=${this.syncAt})`;
+  }
+}
+
 /** Options of {@link conformanceCommands}. */
 export interface CommandOptions {
   /** Inject I/O errors (default true). */
@@ -681,6 +723,13 @@ export function conformanceCommands(options: CommandOptions = {}): fc.Arbitrary<
     crashCommand,
     fc.constant(new ReopenCommand()),
     fc.constant(new CloseCommand()),
+    fc
+      .tuple(
+        fc.nat({ max: options.maxCrashOps ?? 40 }),
+        updateSequenceArbitrary({ maxLength: maxBatch }),
+        fc.option(fc.nat({ max: maxBatch }), { nil: undefined, freq: 3 }),
+      )
+      .map(([afterOps, during, syncAt]) => new KillCommand(afterOps, during, syncAt)),
   ];
   if (options.faults ?? true) {
     // Twice, and a second restart with them: a fault followed by a restart is where stores break.

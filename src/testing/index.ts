@@ -27,6 +27,7 @@ export {
   FaultCommand,
   finalCheck,
   type HardStateStore,
+  KillCommand,
   type LoadState,
   newConformanceRun,
   type OpenStore,
@@ -77,6 +78,7 @@ export {
   type ScheduledCrash,
   SimulatedDisk,
   type SimulatedDiskOptions,
+  type SimulatedProcess,
   type TraceEntry,
   type TraceOp,
 } from './sim-fs.js';

@@ -113,6 +113,15 @@ export interface SimulatedDiskOptions {
   readonly failedSync?: 'limbo' | 'dirty';
 }
 
+/** A process using a {@link SimulatedDisk}, that can be killed (see {@link SimulatedDisk.process}). */
+export interface SimulatedProcess extends FileSystem {
+  readonly disk: SimulatedDisk;
+  /** Stops the process: every later call through it or its handles rejects with EIO, changing nothing. */
+  kill(): void;
+  readonly killed: boolean;
+  readonly lockScope: object;
+}
+
 /** A crash to happen when the disk has applied `afterOps` more operations ({@link SimulatedDisk.scheduleCrash}). */
 export interface ScheduledCrash {
   readonly afterOps: number;
@@ -172,8 +181,15 @@ interface Image {
   readonly nextInode: number;
 }
 
+/** A simulated process: its calls stop working once it is killed (see {@link SimulatedDisk.process}). */
+interface ProcState {
+  killed: boolean;
+  onKill: (() => void)[];
+}
+
 interface HandleState {
   readonly id: number;
+  readonly proc: ProcState | undefined;
   readonly inode: number;
   readonly path: string;
   readonly mode: OpenMode;
@@ -255,6 +271,16 @@ function collapse(file: FileNode): void {
   }
 }
 
+function killProcess(proc: ProcState): void {
+  if (proc.killed) return;
+  proc.killed = true;
+  for (const wake of proc.onKill.splice(0)) wake();
+}
+
+function assertRunning(proc: ProcState | undefined, op: string, path: string): void {
+  if (proc?.killed) throw systemError('EIO', op, path, undefined, 'simulated process was killed');
+}
+
 function hex(bytes: Uint8Array): string {
   return createHash('sha1').update(bytes).digest('hex').slice(0, 16);
 }
@@ -279,6 +305,10 @@ export class SimulatedDisk implements FileSystem {
   #successor: SimulatedDisk | undefined;
   #faults: ArmedFault[] = [];
   #scheduled: { at: number; crash: ScheduledCrash; resolve: (disk: SimulatedDisk) => void } | undefined;
+  #scheduledKill: { at: number; proc: ProcState } | undefined;
+  /** The process whose call is starting (set synchronously by a {@link SimulatedProcess}). */
+  #caller: ProcState | undefined;
+  readonly #processes = new WeakMap<SimulatedProcess, ProcState>();
 
   constructor(options: SimulatedDiskOptions = {}) {
     this.lockScope = this;
@@ -310,8 +340,9 @@ export class SimulatedDisk implements FileSystem {
   // ---------------------------------------------------------------- FileSystem
 
   async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    const proc = this.#caller;
     const p = normalize(path);
-    await this.#begin('open', p);
+    await this.#begin('open', p, proc);
     const fault = this.#matchFault('open', p);
     if (fault) this.#fail({ op: 'open', path: p, mode }, fault, 'open');
     let inode: number;
@@ -321,14 +352,15 @@ export class SimulatedDisk implements FileSystem {
       this.#failed({ op: 'open', path: p, mode }, error);
     }
     const id = this.#nextHandle++;
-    this.#handles.set(id, { id, inode, path: p, mode, closed: false });
+    this.#handles.set(id, { id, inode, path: p, mode, closed: false, proc });
     this.#record({ op: 'open', path: p, mode, handle: id });
     return new SimFileHandle(this, id);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
+    const proc = this.#caller;
     const p = normalize(path);
-    await this.#begin('readFile', p);
+    await this.#begin('readFile', p, proc);
     const fault = this.#matchFault('readFile', p);
     if (fault) this.#fail({ op: 'readFile', path: p }, fault, 'read');
     try {
@@ -342,9 +374,10 @@ export class SimulatedDisk implements FileSystem {
   }
 
   async rename(from: string, to: string): Promise<void> {
+    const proc = this.#caller;
     const a = normalize(from);
     const b = normalize(to);
-    await this.#begin('rename', a);
+    await this.#begin('rename', a, proc);
     const fault = this.#matchFault('rename', a);
     if (fault) this.#fail({ op: 'rename', path: a, dest: b }, fault, 'rename', b);
     try {
@@ -356,8 +389,9 @@ export class SimulatedDisk implements FileSystem {
   }
 
   async unlink(path: string): Promise<void> {
+    const proc = this.#caller;
     const p = normalize(path);
-    await this.#begin('unlink', p);
+    await this.#begin('unlink', p, proc);
     const fault = this.#matchFault('unlink', p);
     if (fault) this.#fail({ op: 'unlink', path: p }, fault, 'unlink');
     try {
@@ -369,8 +403,9 @@ export class SimulatedDisk implements FileSystem {
   }
 
   async readdir(dir: string): Promise<string[]> {
+    const proc = this.#caller;
     const p = normalize(dir);
-    await this.#begin('readdir', p);
+    await this.#begin('readdir', p, proc);
     const fault = this.#matchFault('readdir', p);
     if (fault) this.#fail({ op: 'readdir', path: p }, fault, 'scandir');
     try {
@@ -384,8 +419,9 @@ export class SimulatedDisk implements FileSystem {
   }
 
   async mkdir(dir: string): Promise<void> {
+    const proc = this.#caller;
     const p = normalize(dir);
-    await this.#begin('mkdir', p);
+    await this.#begin('mkdir', p, proc);
     const fault = this.#matchFault('mkdir', p);
     if (fault) this.#fail({ op: 'mkdir', path: p }, fault, 'mkdir');
     try {
@@ -397,8 +433,9 @@ export class SimulatedDisk implements FileSystem {
   }
 
   async syncDir(dir: string): Promise<void> {
+    const proc = this.#caller;
     const p = normalize(dir);
-    await this.#begin('syncDir', p);
+    await this.#begin('syncDir', p, proc);
     const fault = this.#matchFault('syncDir', p);
     if (fault) this.#fail({ op: 'syncDir', path: p }, fault, 'fsync');
     try {
@@ -410,8 +447,9 @@ export class SimulatedDisk implements FileSystem {
   }
 
   async stat(path: string): Promise<FileStat> {
+    const proc = this.#caller;
     const p = normalize(path);
-    await this.#begin('stat', p);
+    await this.#begin('stat', p, proc);
     const fault = this.#matchFault('stat', p);
     if (fault) this.#fail({ op: 'stat', path: p }, fault, 'stat');
     try {
@@ -436,7 +474,7 @@ export class SimulatedDisk implements FileSystem {
     position: number,
   ): Promise<number> {
     const h = this.#handleState(id);
-    await this.#begin('read', h.path);
+    await this.#begin('read', h.path, h.proc);
     const base = { op: 'read' as const, path: h.path, handle: id, position, length };
     const fault = this.#matchFault('read', h.path);
     if (fault) this.#fail(base, fault, 'read');
@@ -461,7 +499,7 @@ export class SimulatedDisk implements FileSystem {
   async handleWrite(id: number, data: Uint8Array, position: number, durable: boolean): Promise<void> {
     const h = this.#handleState(id);
     const call: FsCall = durable ? 'writeDurable' : 'write';
-    await this.#begin('write', h.path);
+    await this.#begin('write', h.path, h.proc);
     const fault = this.#matchFault(call, h.path);
     const via = durable ? { via: 'writeDurable' as const } : {};
     const base = { op: 'write' as const, path: h.path, handle: id, position, ...via };
@@ -480,7 +518,7 @@ export class SimulatedDisk implements FileSystem {
     this.#doWrite(file, copy, position);
     this.#record({ ...base, length: copy.byteLength, data: copy });
     if (!durable) return;
-    await this.#begin('datasync', h.path);
+    await this.#begin('datasync', h.path, h.proc);
     const syncBase = { op: 'datasync' as const, path: h.path, handle: id, via: 'writeDurable' as const };
     if (fault) {
       this.#doFailedSync(file);
@@ -493,7 +531,7 @@ export class SimulatedDisk implements FileSystem {
   /** @internal */
   async handleSync(id: number, op: 'datasync' | 'sync'): Promise<void> {
     const h = this.#handleState(id);
-    await this.#begin(op, h.path);
+    await this.#begin(op, h.path, h.proc);
     const base = { op, path: h.path, handle: id };
     const fault = this.#matchFault(op, h.path);
     let node: Node;
@@ -513,7 +551,7 @@ export class SimulatedDisk implements FileSystem {
   /** @internal */
   async handleSize(id: number): Promise<number> {
     const h = this.#handleState(id);
-    await this.#begin('size', h.path);
+    await this.#begin('size', h.path, h.proc);
     const base = { op: 'size' as const, path: h.path, handle: id };
     const fault = this.#matchFault('size', h.path);
     if (fault) this.#fail(base, fault, 'fstat');
@@ -529,7 +567,7 @@ export class SimulatedDisk implements FileSystem {
   /** @internal */
   async handleClose(id: number): Promise<void> {
     const h = this.#handleState(id);
-    await this.#begin('close', h.path);
+    await this.#begin('close', h.path, h.proc);
     const base = { op: 'close' as const, path: h.path, handle: id };
     if (h.closed) return; // Node resolves a second close of a FileHandle.
     const fault = this.#matchFault('close', h.path);
@@ -611,6 +649,62 @@ export class SimulatedDisk implements FileSystem {
     this.#assertAlive('scheduleCrash', '/');
     return new Promise((resolve) => {
       this.#scheduled = { at: this.#trace.length + crash.afterOps, crash, resolve };
+    });
+  }
+
+  /**
+   * A process using this disk: a {@link FileSystem} whose calls (and handles) stop working once
+   * {@link SimulatedProcess.kill} is called, as when a process gets SIGKILL: its unsynced writes
+   * stay in the page cache (this disk), it never makes another call, and a new process opening the
+   * files reads what it left. Each process is its own lock scope.
+   */
+  process(): SimulatedProcess {
+    const state: ProcState = { killed: false, onKill: [] };
+    const via = <T>(call: () => Promise<T>): Promise<T> => {
+      this.#caller = state;
+      try {
+        return call();
+      } finally {
+        this.#caller = undefined;
+      }
+    };
+    const view: SimulatedProcess = {
+      disk: this,
+      get killed() {
+        return state.killed;
+      },
+      kill: () => killProcess(state),
+      open: (path, mode) => via(() => this.open(path, mode)),
+      readFile: (path) => via(() => this.readFile(path)),
+      rename: (from, to) => via(() => this.rename(from, to)),
+      unlink: (path) => via(() => this.unlink(path)),
+      readdir: (dir) => via(() => this.readdir(dir)),
+      mkdir: (dir) => via(() => this.mkdir(dir)),
+      syncDir: (dir) => via(() => this.syncDir(dir)),
+      stat: (path) => via(() => this.stat(path)),
+      get lockScope() {
+        return view;
+      },
+    };
+    this.#processes.set(view, state);
+    return view;
+  }
+
+  /**
+   * Kills `process` just before the disk applies its `afterOps`+1-th operation from now (that
+   * operation fails with EIO if it is the process's). Resolves when the process is killed, also by
+   * a direct `kill()`. Replaces an armed kill.
+   */
+  scheduleKill(process: SimulatedProcess, afterOps: number): Promise<void> {
+    const state = this.#processes.get(process);
+    if (!state) throw new Error('scheduleKill: not a process of this disk');
+    return new Promise((resolve) => {
+      if (state.killed) {
+        resolve();
+        return;
+      }
+      state.onKill.push(resolve);
+      this.#scheduledKill = { at: this.#trace.length + afterOps, proc: state };
     });
   }
 
@@ -790,11 +884,18 @@ export class SimulatedDisk implements FileSystem {
     return [...this.#nodes.values()].sort((a, b) => a.id - b.id);
   }
 
-  async #begin(op: TraceOp, path: string): Promise<void> {
+  async #begin(op: TraceOp, path: string, proc: ProcState | undefined): Promise<void> {
     this.#assertAlive(op, path);
+    assertRunning(proc, op, path);
     const hook = this.#options.beforeOp;
     if (hook) await hook(op, path);
     this.#assertAlive(op, path);
+    const kill = this.#scheduledKill;
+    if (kill && this.#trace.length >= kill.at) {
+      this.#scheduledKill = undefined;
+      killProcess(kill.proc);
+    }
+    assertRunning(proc, op, path);
     const scheduled = this.#scheduled;
     if (scheduled && this.#trace.length >= scheduled.at) {
       const pending = this.pending();

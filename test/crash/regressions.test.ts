@@ -10,6 +10,31 @@ import { dropAllPlan, SimulatedDisk } from '../../src/testing/index.js';
 const DIR = '/var/lib/raft/node-1';
 
 describe('regressions found by the model-based tests', () => {
+  // Found by runConformance with the SIGKILL command (no injected fault needed): seed 1841242214,
+  // path "146:3:3:3:2:3": [Kill(after 1 ops, during=[vote]), Close].
+  // The process dies between the write of a vote record and its fdatasync. The record is in the
+  // page cache; the restarted process reads it, open() reports the vote, and updateVotedFor() of the
+  // same candidate resolves at once (nothing to write). Nobody ever fsyncs that record: a power cut
+  // in the next seconds takes the vote away, and the node can then vote for someone else in the
+  // same term after having granted this vote twice.
+  it('a vote left in the page cache by a killed process, then confirmed after a restart, survives a power cut', async () => {
+    const disk = new SimulatedDisk();
+    const killedProcess = disk.process();
+    const first = await MetadataManager.open(DIR, { fs: killedProcess, flushIntervalMs: 0 });
+    const killed = disk.scheduleKill(killedProcess, 1); // the record's write lands, its fdatasync never runs
+    await expect(first.updateVotedFor(1)).rejects.toBeDefined();
+    await killed;
+
+    const second = await MetadataManager.open(DIR, { fs: disk.process(), flushIntervalMs: 0 });
+    expect(second.get().votedFor).toBe(1);
+    await second.updateVotedFor(1); // "durable": resolves, so the node grants candidate 1 its vote
+    await second.close();
+
+    const rebooted = disk.crashWith(dropAllPlan(disk.pending()));
+    const after = await Metadata.load(DIR, { fs: rebooted });
+    expect(after.votedFor).toBe(1);
+  });
+
   // Found by "keeps every promise (failed fsyncs leave data in limbo)": seed -1619054454,
   // path "126:5:3:3:3:3": [Fault(writeDurable EIO #1), Update(updateVotedFor(1)), Reopen].
   // After a failed fdatasync Linux marks the pages clean: reads (the page cache) show the record,

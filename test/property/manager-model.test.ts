@@ -22,7 +22,7 @@ import {
   type UpdateStep,
   updateSequenceArbitrary,
 } from '../../src/testing/index.js';
-import { fastTimeouts, manualIntervals } from '../fast-timers.js';
+import { fastTimeouts, manualIntervals, propertyTimeout } from '../fast-timers.js';
 
 /**
  * Model-based tests of MetadataManager on the simulated disk: fast-check generates sequences of
@@ -131,23 +131,31 @@ describe('MetadataManager against a model, on a crashing disk', () => {
     restoreTimeouts?.();
   });
 
-  it('keeps every promise (failed fsyncs leave data in limbo, as Linux does)', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
-        runModel(cmds, { failedSync: 'limbo' }),
-      ),
-      { timeout: 30_000 },
-    );
-  });
+  it(
+    'keeps every promise (failed fsyncs leave data in limbo, as Linux does)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
+          runModel(cmds, { failedSync: 'limbo' }),
+        ),
+        { timeout: 30_000 },
+      );
+    },
+    propertyTimeout(100),
+  );
 
-  it('keeps every promise (failed fsyncs leave data dirty, retried by the next fsync)', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
-        runModel(cmds, { failedSync: 'dirty' }),
-      ),
-      { timeout: 30_000 },
-    );
-  });
+  it(
+    'keeps every promise (failed fsyncs leave data dirty, retried by the next fsync)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
+          runModel(cmds, { failedSync: 'dirty' }),
+        ),
+        { timeout: 30_000 },
+      );
+    },
+    propertyTimeout(100),
+  );
 });
 
 /**
@@ -194,61 +202,65 @@ describe('MetadataManager under fc.scheduler', () => {
     restoreTimeouts?.();
   });
 
-  it('concurrent updates, group commits and compactions interleaved in any order, then a crash', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.scheduler(),
-        fc.array(waveArbitrary, { minLength: 1, maxLength: 5 }),
-        crashScheduleArbitrary({ maxOps: 60 }),
-        async (s, waves, crash: CrashSchedule) => {
-          let scheduling = true;
-          const options: SimulatedDiskOptions = {
-            beforeOp: () => (scheduling ? s.schedule(Promise.resolve()) : undefined),
-          };
-          const { model, real } = newConformanceRun({
-            openStore: openManager,
-            loadState: loadMetadata,
-            dir: DIR,
-          });
-          real.disk = new SimulatedDisk(options);
-          let opened = false;
-          const opening = openFirst(model, real).then(() => {
-            opened = true;
-          });
-          await drive(s, () => opened);
-          await opening;
-          const store = real.store as HardStateStore;
-          const disk = real.disk;
-          const rebooted = disk.scheduleCrash(crash);
-          const planned: Planned[] = [];
-          for (const wave of waves) {
-            const calls = submitConcurrently(model, store, wave.steps, wave.syncAt);
-            planned.push(...calls);
-            let settled = false;
-            void Promise.all(calls.map((c) => c.promise)).then(() => {
-              settled = true;
+  it(
+    'concurrent updates, group commits and compactions interleaved in any order, then a crash',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.scheduler(),
+          fc.array(waveArbitrary, { minLength: 1, maxLength: 5 }),
+          crashScheduleArbitrary({ maxOps: 60 }),
+          async (s, waves, crash: CrashSchedule) => {
+            let scheduling = true;
+            const options: SimulatedDiskOptions = {
+              beforeOp: () => (scheduling ? s.schedule(Promise.resolve()) : undefined),
+            };
+            const { model, real } = newConformanceRun({
+              openStore: openManager,
+              loadState: loadMetadata,
+              dir: DIR,
             });
-            await drive(s, () => settled, wave.progress);
-          }
-          let all = false;
-          void Promise.all(planned.map((c) => c.promise)).then(() => {
-            all = true;
-          });
-          await drive(s, () => all);
-          await checkConcurrent(model, real, planned, () => disk.crashed);
-          scheduling = false;
-          if (!disk.crashed) disk.crash(crash.seed);
-          real.disk = await rebooted;
-          await store.close().catch(() => {});
-          real.store = undefined;
-          model.open = false;
-          // The rebooted disk has no scheduler: recovery runs straight through.
-          const loaded = await checkedLoad(model, real, 'after crash');
-          await checkedOpen(model, real, 'after crash', loaded, false);
-          await finalCheck(model, real);
-        },
-      ),
-      { timeout: 30_000 },
-    );
-  });
+            real.disk = new SimulatedDisk(options);
+            let opened = false;
+            const opening = openFirst(model, real).then(() => {
+              opened = true;
+            });
+            await drive(s, () => opened);
+            await opening;
+            const store = real.store as HardStateStore;
+            const disk = real.disk;
+            const rebooted = disk.scheduleCrash(crash);
+            const planned: Planned[] = [];
+            for (const wave of waves) {
+              const calls = submitConcurrently(model, store, wave.steps, wave.syncAt);
+              planned.push(...calls);
+              let settled = false;
+              void Promise.all(calls.map((c) => c.promise)).then(() => {
+                settled = true;
+              });
+              await drive(s, () => settled, wave.progress);
+            }
+            let all = false;
+            void Promise.all(planned.map((c) => c.promise)).then(() => {
+              all = true;
+            });
+            await drive(s, () => all);
+            await checkConcurrent(model, real, planned, () => disk.crashed);
+            scheduling = false;
+            if (!disk.crashed) disk.crash(crash.seed);
+            real.disk = await rebooted;
+            await store.close().catch(() => {});
+            real.store = undefined;
+            model.open = false;
+            // The rebooted disk has no scheduler: recovery runs straight through.
+            const loaded = await checkedLoad(model, real, 'after crash');
+            await checkedOpen(model, real, 'after crash', loaded, false);
+            await finalCheck(model, real);
+          },
+        ),
+        { timeout: 30_000 },
+      );
+    },
+    propertyTimeout(100),
+  );
 });
