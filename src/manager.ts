@@ -224,27 +224,33 @@ export class MetadataManager {
       this.#nextSeq = recovered.lastSeq + 1;
       this.#snapshotSeq = recovered.snapshot?.lastSeq ?? -1;
 
+      // Records replayed from the logs were read back through the page cache, which is not proof
+      // that they are on disk: after a failed fdatasync Linux marks the pages clean, a restart
+      // without a reboot reads the record back, and a power cut can still lose it ("fsyncgate").
+      // So whatever open() reports beyond the snapshot is rewritten from memory (a new log, a new
+      // snapshot, both fsynced) before the first update is accepted, and nothing is appended
+      // behind a record that may be a hole after a power cut.
       const last = recovered.logs.at(-1);
+      const unverified = recovered.lastSeq > (recovered.snapshot?.lastSeq ?? 0);
       const reusable =
-        last?.scan.header !== undefined &&
+        last !== undefined &&
+        last.scan.header !== undefined &&
         last.scan.end.kind === 'clean' &&
-        (last.scan.lastSeq ?? last.firstSeq - 1) === recovered.lastSeq;
+        (last.scan.lastSeq ?? last.firstSeq - 1) === recovered.lastSeq &&
+        recovered.logs.length === 1 &&
+        !unverified;
       if (last !== undefined && reusable) {
         this.#writer = await LogWriter.reopen(this.#fs, this.#dir, last.firstSeq, last.scan.end.offset);
-        this.#retiredLogs = recovered.logs.slice(0, -1).map((log) => log.path);
       } else {
-        // No log, or the last one ends in a torn write: start a fresh log after the last valid
-        // record. Its creation replaces a torn log of the same name atomically (rename); older logs
-        // wait for the compaction below. The torn bytes were never acknowledged.
+        // Start a fresh log after the last valid record. Its creation replaces a torn log of the
+        // same name atomically (rename); the torn bytes were never acknowledged. Older logs go
+        // once the compaction below has put everything they hold into a durable snapshot.
         const writer = await LogWriter.create(this.#fs, this.#dir, this.#nextSeq);
         this.#writer = writer;
         this.#retiredLogs = recovered.logs.map((log) => log.path).filter((path) => path !== writer.path);
       }
       this.#opened = true;
-      if (this.#retiredLogs.length > 0 && last?.scan.end.kind === 'torn') {
-        // Fold the damaged log away now, so that the directory is clean again after a restart.
-        await this.#compact(true);
-      }
+      if (unverified || this.#retiredLogs.length > 0) await this.#compact(true);
       if (proposed !== undefined) await this.#propose(proposed);
       if (this.#flushIntervalMs > 0) {
         this.#timer = setInterval(() => this.#onInterval(), this.#flushIntervalMs);
