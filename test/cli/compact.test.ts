@@ -44,9 +44,12 @@ describe.concurrent('compact', () => {
       exitCode: 0,
       before: { verdict: 'clean', files: ['metadata.json', 'log-0000000000000003.wal'] },
       after: { verdict: 'clean', state: { currentTerm: 7, votedFor: 1, lastSeq: 6 } },
-      compactions: [{ lastSeq: 6, rotatedLog: true }],
-      stats: { compactions: 1, updatesAcknowledged: 0 },
+      stats: { updatesAcknowledged: 0 },
     });
+    // Whether the open or the sync() compacts is the manager's business; one of them covers seq 6.
+    const events = json.compactions as { lastSeq: number; durationMs: number }[];
+    expect(events.some((e) => e.lastSeq === 6 && e.durationMs >= 0)).toBe(true);
+    expect((json.stats as { compactions: number }).compactions).toBe(events.length);
   });
 
   it('drops a torn tail', async () => {

@@ -160,6 +160,9 @@ describe.concurrent('verify', () => {
     const { code, stdout } = await cli('verify', dir);
     expect(code).toBe(2);
     expect(stdout).toContain('CORRUPT: metadata.json: corrupt at byte 0: snapshot checksum mismatch');
+    expect(stdout).toContain(
+      'metadata.json: its JSON still claims currentTerm 2, votedFor 2, lastSeq 2 (unverified)',
+    );
   });
 
   it('exits 3 for a missing path, a file, an empty directory and a directory of other things', async () => {

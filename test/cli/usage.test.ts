@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cli } from './helpers.js';
+import { CLI, cli } from './helpers.js';
 
 const COMMANDS = ['inspect', 'verify', 'dump', 'compact', 'repair', 'doctor'];
 
@@ -45,6 +46,10 @@ describe.concurrent('command line', () => {
       expect(stderr).toMatch(/\nusage: raft-metadata /);
       expect(stderr.split('\n').length).toBeLessThanOrEqual(4);
     }
+  });
+
+  it('is a node script (the bin entry)', () => {
+    expect(readFileSync(CLI, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
 
   it('prints the version', async () => {

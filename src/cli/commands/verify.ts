@@ -47,6 +47,11 @@ export function verifyLines(exam: Examination): string[] {
       lines.push(
         'A node refuses to start on this directory (ERR_METADATA_CORRUPT): this is not what a crash leaves.',
       );
+      const claims = exam.snapshot?.unverified;
+      if (exam.snapshot && exam.snapshot.content === undefined && claims !== undefined) {
+        const said = Object.entries(claims).map(([key, value]) => `${key} ${value}`);
+        lines.push(`${exam.snapshot.name}: its JSON still claims ${said.join(', ')} (unverified)`);
+      }
       for (const log of exam.logs) {
         for (const d of log.salvage.damage) lines.push(`${log.name}: ${damageText(d)}`);
         const after = log.records.filter((r) => r.status === 'not-reached' || r.status === 'rejected').length;
