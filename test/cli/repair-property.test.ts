@@ -123,7 +123,7 @@ afterAll(() => fs.dispose());
 let applied = 0;
 let needMinTerm = 0;
 // Bounded so that the CLI suite stays fast; CLI_PROPERTY_RUNS=5000 for a long run.
-const RUNS = Number(process.env.CLI_PROPERTY_RUNS) || Math.min(40, Number(process.env.PROPERTY_RUNS) || 40);
+const RUNS = Number(process.env.CLI_PROPERTY_RUNS) || Math.min(30, Number(process.env.PROPERTY_RUNS) || 30);
 
 describe('repair never allows a second vote in a term', () => {
   it(
@@ -200,7 +200,7 @@ describe('repair never allows a second vote in a term', () => {
           expect(loaded.state).toEqual({ currentTerm: after.currentTerm, votedFor: 0 });
         },
       ),
-      { numRuns: 4 },
+      { numRuns: 3 },
     );
   });
 });
