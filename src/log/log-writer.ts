@@ -70,11 +70,11 @@ export class LogWriter {
       // has this writer, i.e. after syncDir.
       await fs.rename(temp, path);
       await fs.syncDir(dir);
-      return new LogWriter(path, firstSeq, handle, HEADER_SIZE, initial.byteLength);
-    } catch (err) {
-      await handle.close().catch(() => {});
-      throw err;
+    } finally {
+      await handle.close();
     }
+    // Reopened under its final name, so that errors name the file an operator will find.
+    return LogWriter.reopen(fs, dir, firstSeq, HEADER_SIZE);
   }
 
   /** Reopens an existing clean log to append after its last record at `offset`. */
