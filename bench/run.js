@@ -18,6 +18,9 @@
  *
  * Output: a table on stdout, bench/results/<timestamp>.json, and (full runs) results/latest.json,
  * results/latest.md (the tables in Markdown) and results/latest.svg (the chart).
+ * `node bench/run.js --report [results/x.json]` prints a saved run's tables again (and, for
+ * latest.json, rewrites latest.md and latest.svg); `node bench/update-docs.js` copies the latest
+ * run's tables and machine into docs/performance.md.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -868,4 +871,23 @@ async function main() {
   }
 }
 
-await main();
+/**
+ * `node bench/run.js --report [file.json]`: prints the tables of a saved run again and, for
+ * results/latest.json (the default), rewrites latest.md and latest.svg from it. Runs nothing.
+ */
+async function rerender(path) {
+  const json = JSON.parse(await fsp.readFile(path, 'utf8'));
+  config.ms = json.config.benchMs;
+  config.rounds = json.config.rounds;
+  const variants = json.variants.map((v) => ({ ...v, blocksLoop: v.blocksEventLoop }));
+  const report = buildReport(variants, json.syncCost, json.load, json.handoff, json.strace, json.machine);
+  log(renderText(report));
+  if (resolve(path) === join(RESULTS, 'latest.json')) {
+    await writeAtomically(join(RESULTS, 'latest.md'), renderMarkdown(report));
+    await writeAtomically(join(RESULTS, 'latest.svg'), chartOf(variants, json.machine));
+    log('rewrote results/latest.md and results/latest.svg');
+  }
+}
+
+if (process.argv[2] === '--report') await rerender(process.argv[3] ?? join(RESULTS, 'latest.json'));
+else await main();

@@ -16,8 +16,12 @@ export function textTable(columns, rows) {
 }
 
 export function markdownTable(columns, rows) {
-  const cell = (value) => String(value).replace(/\|/g, '\\|');
-  const header = `| ${columns.map((c) => cell(c.title)).join(' | ')} |`;
-  const rule = `|${columns.map((c) => (c.align === 'left' ? ' --- ' : ' ---: ')).join('|')}|`;
-  return [header, rule, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  const cells = [columns.map((c) => c.title), ...rows].map((r) =>
+    r.map((v) => String(v).replace(/\|/g, '\\|')),
+  );
+  const widths = columns.map((_, i) => Math.max(3, ...cells.map((r) => r[i].length)));
+  const line = (r) =>
+    `| ${r.map((v, i) => (columns[i].align === 'left' ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (columns[i].align === 'left' ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
+  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
 }
