@@ -521,7 +521,7 @@ function buildReport(variants, syncCost, load, handoff, strace, machine) {
           us(syncCost.p99Us),
           us(syncCost.maxUs),
           `${syncCost.durableCallsPerSync} (${Object.entries(syncCost.callsPerSync ?? {})
-            .filter(([k, n]) => n > 0 && k !== 'durable' && k !== 'write')
+            .filter(([k, n]) => n > 0 && !['durable', 'write', 'writeDurableTemp'].includes(k))
             .map(([k, n]) => `${n} ${k}`)
             .join(', ')})`,
         ],

@@ -5,7 +5,12 @@
  */
 export class CountingFileSystem {
   #inner;
-  counts = { writeDurable: 0, datasync: 0, sync: 0, syncDir: 0, write: 0 };
+  /**
+   * `writeDurable` counts every call; `writeDurableTemp` those on files opened under a `.tmp` name
+   * (a new log being created and zero-filled, not records), so that records are written by
+   * `writeDurable - writeDurableTemp` calls.
+   */
+  counts = { writeDurable: 0, writeDurableTemp: 0, datasync: 0, sync: 0, syncDir: 0, write: 0 };
 
   constructor(inner) {
     this.#inner = inner;
@@ -23,7 +28,7 @@ export class CountingFileSystem {
   }
 
   async open(path, mode) {
-    return new CountingFileHandle(await this.#inner.open(path, mode), this.counts);
+    return new CountingFileHandle(await this.#inner.open(path, mode), this.counts, path.endsWith('.tmp'));
   }
 
   readFile(path) {
@@ -63,10 +68,12 @@ export class CountingFileSystem {
 class CountingFileHandle {
   #inner;
   #counts;
+  #temp;
 
-  constructor(inner, counts) {
+  constructor(inner, counts, temp) {
     this.#inner = inner;
     this.#counts = counts;
+    this.#temp = temp;
   }
 
   read(buffer, offset, length, position) {
@@ -80,6 +87,7 @@ class CountingFileHandle {
 
   writeDurable(data, position) {
     this.#counts.writeDurable++;
+    if (this.#temp) this.#counts.writeDurableTemp++;
     return this.#inner.writeDurable(data, position);
   }
 

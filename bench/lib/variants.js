@@ -344,7 +344,9 @@ function raft({ writers, flushIntervalMs, compactLoop = false, id, label, group 
       await compactor;
       const after = counting.snapshot();
       const statsAfter = manager.stats();
-      const logWrites = after.writeDurable - before.writeDurable;
+      // Record writes only: a compaction's new log is zero-filled under a .tmp name first.
+      const logWrites =
+        after.writeDurable - after.writeDurableTemp - (before.writeDurable - before.writeDurableTemp);
       const acknowledged = statsAfter.updatesAcknowledged - statsBefore.updatesAcknowledged;
       return {
         ...result,
