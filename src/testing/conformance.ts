@@ -400,15 +400,15 @@ export async function checkedOpen(
   what: string,
   loaded: HardStateValue | undefined,
   mayFail: boolean,
+  process: SimulatedProcess = real.disk.process(),
 ): Promise<void> {
   const traceBefore = real.disk.trace.length;
   let store: HardStateStore;
-  const process = real.disk.process();
   try {
     store = await real.openStore(real.dir, { fs: process });
   } catch (error) {
     const injected = real.disk.trace.slice(traceBefore).some((e) => e.injected);
-    if (mayFail && (injected || real.disk.crashed)) {
+    if (mayFail && (injected || real.disk.crashed || process.killed)) {
       real.note(`  open -> ${describeError(error)}`);
       m.open = false;
       return;
@@ -659,6 +659,8 @@ export class KillCommand implements Cmd {
     readonly afterOps: number,
     readonly during: readonly UpdateStep[],
     readonly syncAt: number | undefined,
+    /** Kill the restarted process too, this many operations into its open (its recovery). */
+    readonly recoveryKill?: number,
   ) {}
   check(): boolean {
     return true;
@@ -674,15 +676,29 @@ export class KillCommand implements Cmd {
       await killed;
     }
     // A killed process closes nothing: its store is simply gone.
-    real.store = undefined;
-    real.process = undefined;
-    m.open = false;
-    m.failed = false;
+    const abandon = (): void => {
+      real.store = undefined;
+      real.process = undefined;
+      m.open = false;
+      m.failed = false;
+    };
+    abandon();
+    if (this.recoveryKill !== undefined) {
+      // The restarted process dies too, in the middle of its recovery (or just after it).
+      const next = real.disk.process();
+      const killed = real.disk.scheduleKill(next, this.recoveryKill);
+      await checkedOpen(m, real, 'open interrupted by SIGKILL', undefined, true, next);
+      next.kill();
+      await killed;
+      abandon();
+    }
     const loaded = await checkedLoad(m, real, 'after SIGKILL');
     await checkedOpen(m, real, 'after SIGKILL', loaded, true);
   }
   toString(): string {
-    return `Kill(after ${this.afterOps} ops, during=${JSON.stringify(this.during)}, syncAt=${this.syncAt})`;
+    const again =
+      this.recoveryKill === undefined ? '' : `, then kill after ${this.recoveryKill} ops of recovery`;
+    return `Kill(after ${this.afterOps} ops, during=${JSON.stringify(this.during)}, syncAt=${this.syncAt}${again})`;
   }
 }
 
@@ -728,8 +744,9 @@ export function conformanceCommands(options: CommandOptions = {}): fc.Arbitrary<
         fc.nat({ max: options.maxCrashOps ?? 40 }),
         updateSequenceArbitrary({ maxLength: maxBatch }),
         fc.option(fc.nat({ max: maxBatch }), { nil: undefined, freq: 3 }),
+        fc.option(fc.nat({ max: 30 }), { nil: undefined, freq: 3 }),
       )
-      .map(([afterOps, during, syncAt]) => new KillCommand(afterOps, during, syncAt)),
+      .map(([afterOps, during, syncAt, again]) => new KillCommand(afterOps, during, syncAt, again)),
   ];
   if (options.faults ?? true) {
     // Twice, and a second restart with them: a fault followed by a restart is where stores break.

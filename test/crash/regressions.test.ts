@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Metadata, MetadataManager } from '../../src/index.js';
+import { type FileSystem, Metadata, MetadataManager } from '../../src/index.js';
 import { dropAllPlan, SimulatedDisk } from '../../src/testing/index.js';
 
 /**
@@ -79,5 +79,41 @@ describe('regressions found by the model-based tests', () => {
     const rebooted = disk.crashWith(dropAllPlan(disk.pending()));
     const after = await Metadata.load(DIR, { fs: rebooted });
     expect(after.currentTerm).toBe(5);
+  });
+
+  // Found by runConformance (seed 353940216, path "713:15:14:14:14:17:15:15:15:16:18:16:16:19:18:19:19:19:19:19:19"):
+  // [Fault(syncDir EIO #4), Update(vote), Fault(writeDurable EIO #2, short 1 B), Kill(...), Kill(...),
+  // Update(term)]. Here with a SIGKILL in place of the failed syncDir.
+  // A short write (ENOSPC) tears the first record of a log. The next process finds the torn tail and
+  // replaces the log by a fresh one of the same name (write, fdatasync, rename), and is killed before
+  // its syncDir: the rename is only in the page cache. The process after that finds a clean log
+  // under that name, appends to it and acknowledges, without ever fsyncing the directory. A power
+  // cut forgets the rename: the name points to the torn log again and the acknowledged update is gone.
+  it('an update acknowledged on a log whose name was never made durable survives a power cut', async () => {
+    const open = (fs: FileSystem): Promise<MetadataManager> =>
+      MetadataManager.open(DIR, { fs, flushIntervalMs: 0 });
+    const disk = new SimulatedDisk();
+    const first = disk.process();
+    const m1 = await open(first);
+    await m1.updateVotedFor(1);
+    await m1.sync(); // the next record is the first of a new log
+    disk.failNext({ op: 'writeDurable', errno: 'ENOSPC', bytesWritten: 1 });
+    await expect(m1.updateCurrentTerm(1)).rejects.toMatchObject({ code: 'ERR_MANAGER_FAILED' });
+    first.kill();
+
+    // Find the restart's rename of the replacement log on a copy, then kill the real restart there.
+    const rehearsal = disk.stateAt(disk.trace.length);
+    await (await open(rehearsal.process())).close();
+    const rename = rehearsal.trace.findIndex((e) => e.op === 'rename');
+    expect(rehearsal.trace[rename + 1]?.op).toBe('syncDir');
+    const second = disk.process();
+    const killed = disk.scheduleKill(second, rename + 1);
+    await expect(open(second)).rejects.toBeDefined();
+    await killed;
+
+    const third = await open(disk.process());
+    await third.updateCurrentTerm(1); // acknowledged
+    const rebooted = disk.crashWith(dropAllPlan(disk.pending()));
+    expect((await Metadata.load(DIR, { fs: rebooted })).currentTerm).toBe(1);
   });
 });
