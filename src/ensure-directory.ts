@@ -3,9 +3,11 @@ import { hasErrno } from './errors.js';
 import type { FileSystem } from './fs/types.js';
 
 /**
- * Creates `dir` and any missing parents. After each new level, its parent is fsynced: without
- * that, a power cut could forget the new directory (and everything in it) even though the files
- * inside were fsynced.
+ * Makes sure `dir` exists durably: creates it and any missing parents, fsyncing the parent of each
+ * new level (without that, a power cut could forget the new directory and everything in it even
+ * though the files inside were fsynced). The parent of `dir` is fsynced even when `dir` already
+ * existed: a process killed right after its mkdir leaves an entry that only the page cache knows.
+ * (Higher levels made by such a process are not re-synced; see docs/crash-safety.md.)
  */
 export async function ensureDirectory(fs: FileSystem, dir: string): Promise<void> {
   const missing: string[] = [];
@@ -33,6 +35,7 @@ export async function ensureDirectory(fs: FileSystem, dir: string): Promise<void
       current = parent;
     }
   }
+  if (missing.length === 0) await fs.syncDir(dirname(resolve(dir)));
   for (const level of missing.reverse()) {
     try {
       await fs.mkdir(level);

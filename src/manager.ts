@@ -218,6 +218,10 @@ export class MetadataManager {
       await ensureDirectory(this.#fs, this.#dir);
       this.#lock = await acquireLock(this.#fs, this.#dir);
       const recovered = await recoverDirectory(this.#fs, this.#dir);
+      // What recovery saw may be known only to the page cache: a process killed after a rename,
+      // an unlink or a log creation but before its directory fsync. Make every entry it read
+      // durable before building on it (appending to a log whose name a power cut could undo).
+      await this.#fs.syncDir(this.#dir);
       this.#accepted = recovered.state;
       this.#durable = recovered.state;
       this.#durableSeq = recovered.lastSeq;

@@ -173,7 +173,9 @@ describe('exhaustive crash points of a short workload', () => {
         `(${distinct} distinct disks), ${recoveryCrashStates} crash states during recovery`,
     );
     expect(failures.slice(0, 10)).toEqual([]);
-    expect(crashStates).toBeGreaterThan(200);
+    // Guards against an enumeration that silently collapses. The count follows the workload's
+    // unsynced operations: 238 before open() fsynced the directory it recovered, 192 after.
+    expect(crashStates).toBeGreaterThan(150);
     expect(recoveryCrashStates).toBeGreaterThan(2000);
   });
 });
