@@ -11,16 +11,14 @@ import {
   type ConcreteUpdate,
   concretize,
   expectedOutcome,
-  type HardStateModel,
+  HardStateModel,
   type HardStateValue,
-  HardStateModel as Model,
   sameState,
   showState,
   showUpdate,
   type UpdateStep,
 } from './model.js';
-import type { FaultRule, SimulatedDisk, SimulatedDiskOptions, SimulatedProcess } from './sim-fs.js';
-import { SimulatedDisk as Disk } from './sim-fs.js';
+import { type FaultRule, SimulatedDisk, type SimulatedDiskOptions, type SimulatedProcess } from './sim-fs.js';
 
 /**
  * Model-based checks of a hard-state store on the simulated disk: the commands, and
@@ -39,7 +37,7 @@ export interface HardStateStore {
   close(): Promise<void>;
 }
 
-/** What a store factory receives: the simulated disk to use. */
+/** What a store factory receives: the file system to use (a process of the simulated disk). */
 export interface StoreContext {
   readonly fs: FileSystem;
 }
@@ -301,7 +299,7 @@ export async function checkConcurrent(
 
 /**
  * `fs` as seen through a recorder: every call that could change the disk (open for 'create' or
- * 'write', write, writeDurable, rename, unlink, mkdir) is listed in `mutations`; `calls` counts
+ * 'write', write, writeDurable, rename, unlink, mkdir) is listed in `mutations`; `traced()` counts
  * the operations the disk traces for them.
  */
 export function readOnlyProbe(fs: FileSystem): { fs: FileSystem; mutations: string[]; traced: () => number } {
@@ -765,13 +763,13 @@ export function newConformanceRun(options: {
   disk?: SimulatedDiskOptions | undefined;
 }): { model: HardStateModel; real: ConformanceSystem } {
   const real = new ConformanceSystem({
-    disk: new Disk(options.disk ?? {}),
+    disk: new SimulatedDisk(options.disk ?? {}),
     dir: options.dir ?? '/data/raft',
     openStore: options.openStore,
     loadState: options.loadState,
     codes: options.codes ?? RAFT_METADATA_CODES,
   });
-  return { model: new Model(), real };
+  return { model: new HardStateModel(), real };
 }
 
 /** Opens the store for the first time (setup of a run). */
