@@ -11,7 +11,37 @@ import {
   tornPointsOf,
   type WriteFate,
 } from './crash-plan.js';
-import { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim-errors.js';
+import { type SimErrorCode, type SimSystemError, systemError } from './sim-errors.js';
+import {
+  type ArmedFault,
+  applyWrite,
+  assertRunning,
+  cloneImage,
+  collapse,
+  DIR_SIZE,
+  type DirNode,
+  type DirOp,
+  EMPTY,
+  type FileNode,
+  type HandleState,
+  hex,
+  type Image,
+  killProcess,
+  type Node,
+  normalize,
+  type ProcState,
+  ROOT,
+  survivingBytes,
+} from './sim-nodes.js';
+import type {
+  FaultRule,
+  FsCall,
+  ScheduledCrash,
+  SimulatedDiskOptions,
+  SimulatedProcess,
+  TraceEntry,
+  TraceOp,
+} from './sim-types.js';
 
 /**
  * An in-memory {@link FileSystem} that crashes like a real machine.
@@ -34,256 +64,6 @@ import { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } 
  *
  * Paths are POSIX; relative paths resolve against `/`. The root directory always exists.
  */
-
-/** The calls a test can make fail ({@link FaultRule.op}). */
-export type FsCall =
-  | 'open'
-  | 'readFile'
-  | 'rename'
-  | 'unlink'
-  | 'readdir'
-  | 'mkdir'
-  | 'syncDir'
-  | 'stat'
-  | 'read'
-  | 'write'
-  | 'writeDurable'
-  | 'datasync'
-  | 'sync'
-  | 'size'
-  | 'close';
-
-/** An operation in the trace: a call, except that `writeDurable` appears as `write` then `datasync`. */
-export type TraceOp = Exclude<FsCall, 'writeDurable'>;
-
-/** One traced operation, in the order the disk applied it. */
-export interface TraceEntry {
-  readonly index: number;
-  readonly op: TraceOp;
-  readonly path: string;
-  readonly dest?: string;
-  readonly handle?: number;
-  readonly mode?: OpenMode;
-  readonly position?: number;
-  /** Bytes requested (read) or applied (write; less than asked for a short write). */
-  readonly length?: number;
-  /** The bytes a write applied (a copy). */
-  readonly data?: Uint8Array;
-  readonly via?: 'writeDurable';
-  /** Set when the operation failed, with the code it failed with. */
-  readonly error?: string;
-  /** The failure was injected by {@link SimulatedDisk.failNext}. */
-  readonly injected?: boolean;
-}
-
-/** Makes calls fail: see {@link SimulatedDisk.failNext}. */
-export interface FaultRule {
-  /** The call(s) to fail. `writeDurable` is its own call: fail `['datasync', 'writeDurable']` to hit every fdatasync. */
-  readonly op: FsCall | readonly FsCall[];
-  readonly errno: FaultErrno;
-  /** Fail the n-th matching call from now (1 = the next one). Default 1. */
-  readonly nth?: number;
-  /** Only calls whose path matches (a RegExp, or an exact path). */
-  readonly path?: RegExp | string;
-  /**
-   * For `write`/`writeDurable`: a short write. This many bytes (at most the write's length) land in
-   * the page cache, then the call fails (for `writeDurable`, before its fdatasync). Without it, a
-   * failing `write` writes nothing, and a failing `writeDurable` writes everything then fails its
-   * fdatasync (the bytes are then in limbo, see the class comment).
-   */
-  readonly bytesWritten?: number;
-  /** Keep failing every matching call from the n-th on (a dead disk). Default false. */
-  readonly persistent?: boolean;
-}
-
-/** Options of {@link SimulatedDisk}. */
-export interface SimulatedDiskOptions {
-  /**
-   * Awaited before every traced operation: return a promise to delay it (a macrotask, a scheduler
-   * of `fast-check`'s `fc.scheduler()`...) and so explore interleavings. Default: none.
-   */
-  readonly beforeOp?: (op: TraceOp, path: string) => Promise<void> | void;
-  /**
-   * What a failed `datasync`/`sync`/`writeDurable` does to the writes it covered:
-   * - `'limbo'` (default, Linux since 4.13): the pages are marked clean. Reads still see the data,
-   *   but no later fsync writes it; a crash may keep or lose it.
-   * - `'dirty'` (FreeBSD, and what a retrying kernel would do): the writes stay pending, and the
-   *   next successful fsync of the file makes them durable.
-   */
-  readonly failedSync?: 'limbo' | 'dirty';
-}
-
-/** A process using a {@link SimulatedDisk}, that can be killed (see {@link SimulatedDisk.process}). */
-export interface SimulatedProcess extends FileSystem {
-  readonly disk: SimulatedDisk;
-  /** Stops the process: every later call through it or its handles rejects with EIO, changing nothing. */
-  kill(): void;
-  readonly killed: boolean;
-  readonly lockScope: object;
-}
-
-/** A crash to happen when the disk has applied `afterOps` more operations ({@link SimulatedDisk.scheduleCrash}). */
-export interface ScheduledCrash {
-  readonly afterOps: number;
-  /** The crash state: a seed for {@link randomCrashPlan}, or a function choosing a plan. */
-  readonly seed?: number;
-  readonly plan?: (pending: PendingState) => CrashPlan;
-}
-
-interface PendingWriteState {
-  readonly position: number;
-  readonly bytes: Uint8Array;
-  synced: boolean;
-  limbo: boolean;
-}
-
-interface FileNode {
-  readonly kind: 'file';
-  readonly id: number;
-  /** What reads see. */
-  data: Uint8Array;
-  /** Durable bytes, before `writes`. */
-  base: Uint8Array;
-  /** Writes after `base`, in order; synced ones stay here only behind a limbo write. */
-  writes: PendingWriteState[];
-  /**
-   * Copy-on-write: false when `data` (`base`) may be shared with a clone (an image kept for
-   * {@link SimulatedDisk.stateAt}, or the other field), so it must be copied before changing in place.
-   */
-  dataOwned: boolean;
-  baseOwned: boolean;
-}
-
-interface DirNode {
-  readonly kind: 'dir';
-  readonly id: number;
-  readonly entries: Map<string, number>;
-  readonly durable: Map<string, number>;
-}
-
-type Node = FileNode | DirNode;
-
-interface DirChange {
-  readonly dir: number;
-  readonly name: string;
-  /** The inode the name now points to, or undefined if the name is removed. */
-  readonly inode: number | undefined;
-}
-
-interface DirOp {
-  readonly description: string;
-  readonly changes: readonly DirChange[];
-}
-
-interface Image {
-  readonly nodes: Map<number, Node>;
-  readonly dirOps: DirOp[];
-  readonly nextInode: number;
-}
-
-/** A simulated process: its calls stop working once it is killed (see {@link SimulatedDisk.process}). */
-interface ProcState {
-  killed: boolean;
-  onKill: (() => void)[];
-}
-
-interface HandleState {
-  readonly id: number;
-  readonly proc: ProcState | undefined;
-  readonly inode: number;
-  readonly path: string;
-  readonly mode: OpenMode;
-  closed: boolean;
-}
-
-interface ArmedFault {
-  readonly rule: FaultRule;
-  readonly ops: ReadonlySet<FsCall>;
-  seen: number;
-}
-
-const ROOT = 0;
-const DIR_SIZE = 4096;
-const EMPTY = new Uint8Array(0);
-
-function normalize(path: string): string {
-  return posix.resolve('/', path);
-}
-
-function cloneNode(node: Node): Node {
-  if (node.kind === 'dir') {
-    return { kind: 'dir', id: node.id, entries: new Map(node.entries), durable: new Map(node.durable) };
-  }
-  // Both copies now share the arrays; whichever changes one first copies it.
-  node.dataOwned = false;
-  node.baseOwned = false;
-  return {
-    kind: 'file',
-    id: node.id,
-    data: node.data,
-    base: node.base,
-    writes: node.writes.map((w) => ({ ...w })),
-    dataOwned: false,
-    baseOwned: false,
-  };
-}
-
-function cloneImage(image: Image): Image {
-  const nodes = new Map<number, Node>();
-  for (const [id, node] of image.nodes) nodes.set(id, cloneNode(node));
-  return { nodes, dirOps: [...image.dirOps], nextInode: image.nextInode };
-}
-
-/** `bytes` with `data` written at `position`, growing (zero-filled) if needed. May return `bytes` itself. */
-function applyWrite(bytes: Uint8Array, data: Uint8Array, position: number): Uint8Array {
-  const end = position + data.byteLength;
-  let out = bytes;
-  if (end > bytes.byteLength) {
-    out = new Uint8Array(end);
-    out.set(bytes);
-  }
-  out.set(data, position);
-  return out;
-}
-
-/** What survives of `file` if `fates` (one per not-synced write, in order) happen. */
-function survivingBytes(file: FileNode, fates: () => WriteFate): Uint8Array {
-  let bytes: Uint8Array = file.base.slice();
-  for (const write of file.writes) {
-    const fate: WriteFate = write.synced ? 'keep' : fates();
-    if (fate === 'drop') continue;
-    const data = fate === 'keep' ? write.bytes : write.bytes.subarray(0, fate.tornAt - write.position);
-    bytes = applyWrite(bytes, data, write.position);
-  }
-  return bytes;
-}
-
-/** Moves the leading synced writes into the durable base. */
-function collapse(file: FileNode): void {
-  while (file.writes[0]?.synced) {
-    const write = file.writes.shift();
-    if (!write) continue;
-    if (!file.baseOwned) {
-      file.base = file.base.slice();
-      file.baseOwned = true;
-    }
-    file.base = applyWrite(file.base, write.bytes, write.position);
-  }
-}
-
-function killProcess(proc: ProcState): void {
-  if (proc.killed) return;
-  proc.killed = true;
-  for (const wake of proc.onKill.splice(0)) wake();
-}
-
-function assertRunning(proc: ProcState | undefined, op: string, path: string): void {
-  if (proc?.killed) throw systemError('EIO', op, path, undefined, 'simulated process was killed');
-}
-
-function hex(bytes: Uint8Array): string {
-  return createHash('sha1').update(bytes).digest('hex').slice(0, 16);
-}
 
 export class SimulatedDisk implements FileSystem {
   /** Each disk is its own lock scope: a crash gives a new disk, hence a new scope. */
@@ -1288,4 +1068,13 @@ class SimFileHandle implements FileHandle {
   }
 }
 
+export type {
+  FaultRule,
+  FsCall,
+  ScheduledCrash,
+  SimulatedDiskOptions,
+  SimulatedProcess,
+  TraceEntry,
+  TraceOp,
+} from './sim-types.js';
 export type { SimErrorCode, SimSystemError };
