@@ -36,11 +36,17 @@ export const isProcessAlive: ProcessProbe = (pid) => {
   }
 };
 
-/** Reads the pid in a LOCK file; `undefined` when the file is empty or not a pid (being written). */
+/**
+ * Reads the pid in a LOCK file: decimal digits and a newline. `undefined` when the file is anything
+ * else: still being written, or cut short by a failed write or a crash. The newline matters: a pid
+ * cut short ("1" of "12345") names another process, maybe a live one, and would lock the
+ * directory forever; without its newline it is recognised as incomplete and taken over.
+ */
 export async function readLockPid(fs: FileSystem, path: string): Promise<number | undefined> {
-  const text = new TextDecoder().decode(await fs.readFile(path)).trim();
-  const pid = Number(text);
-  return /^\d+$/.test(text) && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  const text = new TextDecoder().decode(await fs.readFile(path));
+  const match = /^(\d{1,15})\n$/.exec(text);
+  const pid = Number(match?.[1]);
+  return match && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 export async function acquireLock(
@@ -91,9 +97,13 @@ async function createLockFile(fs: FileSystem, dir: string, path: string, alive: 
       const handle = await fs.open(path, 'create');
       try {
         await handle.write(text, 0);
-      } finally {
-        await handle.close();
+      } catch (err) {
+        // Leave no half-written lock behind (it would read as incomplete, and wait out the grace).
+        await handle.close().catch(() => {});
+        await fs.unlink(path).catch(() => {});
+        throw err;
       }
+      await handle.close();
       const owner = await readLockPid(fs, path);
       if (owner !== process.pid)
         throw new LockedError(dir, owner, `taken over at the same time by pid ${owner}`);
