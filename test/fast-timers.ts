@@ -74,3 +74,14 @@ export function propertyTimeout(msPerRun: number): number {
   const runs = fc.readConfigureGlobal().numRuns ?? 100;
   return Math.max(60_000, runs * msPerRun);
 }
+
+/**
+ * fast-check parameters to replay one failure: `PROPERTY_SEED=<seed> PROPERTY_PATH=<path>` (both
+ * printed in the failure report). Empty when they are not set.
+ */
+export function replayParameters(): { seed?: number; path?: string } {
+  const seed = process.env.PROPERTY_SEED;
+  const path = process.env.PROPERTY_PATH;
+  if (seed === undefined) return {};
+  return path === undefined ? { seed: Number(seed) } : { seed: Number(seed), path };
+}

@@ -22,7 +22,7 @@ import {
   type UpdateStep,
   updateSequenceArbitrary,
 } from '../../src/testing/index.js';
-import { fastTimeouts, manualIntervals, propertyTimeout } from '../fast-timers.js';
+import { fastTimeouts, manualIntervals, propertyTimeout, replayParameters } from '../fast-timers.js';
 
 /**
  * Model-based tests of MetadataManager on the simulated disk: fast-check generates sequences of
@@ -138,7 +138,7 @@ describe('MetadataManager against a model, on a crashing disk', () => {
         fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
           runModel(cmds, { failedSync: 'limbo' }),
         ),
-        { timeout: 30_000 },
+        { timeout: 30_000, ...replayParameters() },
       );
     },
     propertyTimeout(100),
@@ -151,7 +151,7 @@ describe('MetadataManager against a model, on a crashing disk', () => {
         fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
           runModel(cmds, { failedSync: 'dirty' }),
         ),
-        { timeout: 30_000 },
+        { timeout: 30_000, ...replayParameters() },
       );
     },
     propertyTimeout(100),
@@ -246,10 +246,13 @@ describe('MetadataManager under fc.scheduler', () => {
             });
             await drive(s, () => all);
             await checkConcurrent(model, real, planned, () => disk.crashed);
-            scheduling = false;
             if (!disk.crashed) disk.crash(crash.seed);
             real.disk = await rebooted;
-            await store.close().catch(() => {});
+            // The crashed machine's process is gone: do not wait for its store. Its operations that
+            // were waiting for the scheduler are released (they fail with EIO on the dead disk).
+            scheduling = false;
+            void store.close().catch(() => {});
+            await drive(s, () => s.count() === 0);
             real.store = undefined;
             model.open = false;
             // The rebooted disk has no scheduler: recovery runs straight through.
@@ -258,7 +261,7 @@ describe('MetadataManager under fc.scheduler', () => {
             await finalCheck(model, real);
           },
         ),
-        { timeout: 30_000 },
+        { timeout: 30_000, ...replayParameters() },
       );
     },
     propertyTimeout(100),
