@@ -1,17 +1,172 @@
 /**
- * Copies the committed run (bench/results/latest.json and latest.md) into docs/performance.md,
- * between its `<!-- machine:start -->`/`<!-- machine:end -->` and `<!-- results:start -->`/
- * `<!-- results:end -->` markers. The prose around them is written by hand: reread it after a new
- * run. Usage: node bench/update-docs.js
+ * Copies the committed run into docs/performance.md:
+ * - the machine and the tables (bench/results/latest.json and latest.md) between the
+ *   `<!-- machine:start/end -->` and `<!-- results:start/end -->` markers;
+ * - the numbers quoted in the prose, each written as `<!-- v:name -->value<!-- /v -->`;
+ * - with `--history`, the table of every full run found in bench/results/*.json between the
+ *   `<!-- history:start/end -->` markers (only the committed runs are in git: run it where the
+ *   runs were made).
+ * The prose around the numbers is written by hand: reread it after a new run.
+ * Usage: node bench/update-docs.js [--history]
  */
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { markdownTable } from './lib/table.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
+const RESULTS = join(BENCH, 'results');
 const DOC = join(dirname(BENCH), 'docs', 'performance.md');
-const json = JSON.parse(fs.readFileSync(join(BENCH, 'results', 'latest.json'), 'utf8'));
-const tables = fs.readFileSync(join(BENCH, 'results', 'latest.md'), 'utf8');
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const ratioText = (r) =>
+  r === undefined ? '-' : r >= 100 ? `${r.toFixed(0)}x` : r >= 10 ? `${r.toFixed(1)}x` : `${r.toFixed(2)}x`;
+const us = (v) =>
+  v === undefined
+    ? '-'
+    : v >= 10_000
+      ? `${(v / 1000).toFixed(1)} ms`
+      : v >= 1000
+        ? `${(v / 1000).toFixed(2)} ms`
+        : `${Math.round(v)} us`;
+const ms = (v) => (v === undefined ? '-' : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+const rate = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : Math.round(v).toLocaleString('en-US'));
+
+/** Median over rounds of a's updates/s over b's in the same round. */
+function ratioIn(json, a, b) {
+  const va = json.variants.find((v) => v.id === a);
+  const vb = json.variants.find((v) => v.id === b);
+  if (!va || !vb) return undefined;
+  return median(
+    va.rounds.map((r, i) => (r && vb.rounds[i] ? r.opsPerSec / vb.rounds[i].opsPerSec : undefined)),
+  );
+}
+
+function fullRuns() {
+  return fs
+    .readdirSync(RESULTS)
+    .filter((name) => /^\d{4}-.*\.json$/.test(name))
+    .sort()
+    .map((name) => JSON.parse(fs.readFileSync(join(RESULTS, name), 'utf8')))
+    .filter((json) => !json.config.only && json.variants.some((v) => v.id === 'raft-256'));
+}
+
+function range(runs, a, b) {
+  const values = runs.map((json) => ratioIn(json, a, b)).filter((v) => v !== undefined);
+  if (values.length < 2) return '-';
+  return `${ratioText(Math.min(...values))}-${ratioText(Math.max(...values))}`;
+}
+
+/** Every number the prose quotes, by name. */
+function values(json, runs) {
+  const v = (id) => json.variants.find((x) => x.id === id)?.summary ?? {};
+  const r = (a, b) => ratioText(ratioIn(json, a, b));
+  const target = (x, goal) => (x === undefined ? '-' : x >= goal ? 'yes' : '**no**');
+  const load = (n) => json.load?.find((l) => l.records === n);
+  const m1 = load(1_000_000);
+  const k100 = load(100_000);
+  const split = json.handoff?.split ?? {};
+  const trip = json.handoff?.roundTrip ?? {};
+  return {
+    r1_rate: rate(v('raft-1').median),
+    r1_p50: us(v('raft-1').p50Us),
+    r1_p99: us(v('raft-1').p99Us),
+    r1_lag: ms(v('raft-1').loopLagMaxMs),
+    r1_floor: r('raft-1', 'node-sync-append'),
+    r1_sqlite: r('raft-1', 'sqlite'),
+    r1_io: r('raft-1', 'io-thread-inplace'),
+    t_floor: target(ratioIn(json, 'raft-1', 'node-sync-append'), 0.8),
+    t_sqlite: target(ratioIn(json, 'raft-1', 'sqlite'), 1.0),
+    t_r16: target(ratioIn(json, 'raft-16', 'raft-1'), 13),
+    t_r256: target(ratioIn(json, 'raft-256', 'raft-1'), 40),
+    strace_main: String(json.strace?.mainThreadSyncs ?? '-'),
+    strace_other: String(json.strace?.otherThreadSyncs ?? '-'),
+    r16_ratio: r('raft-16', 'raft-1'),
+    r256_ratio: r('raft-256', 'raft-1'),
+    r16_batch: v('raft-16').batch?.toFixed(1) ?? '-',
+    r256_batch: v('raft-256').batch?.toFixed(1) ?? '-',
+    r16_p50: us(v('raft-16').p50Us),
+    r16_p99: us(v('raft-16').p99Us),
+    load_1m_warm: ms(m1?.warm?.medianMs),
+    load_1m_cold: ms(m1?.cold?.medianMs),
+    load_per_record:
+      m1?.warm && k100?.warm
+        ? `${(((m1.warm.medianMs - k100.warm.medianMs) * 1000) / (m1.records - k100.records)).toFixed(2)} us`
+        : '-',
+    sync_p50: us(json.syncCost?.p50Us),
+    syncloop_ratio: r('raft-1-syncloop', 'raft-1-nocompact'),
+    syncloop_p99: us(v('raft-1-syncloop').p99Us),
+    syncloop16_ratio: r('raft-16-syncloop', 'raft-16-nocompact'),
+    handoff: us(trip.handoffUs),
+    rt_thread: us(trip.threadUs),
+    rt_sync: us(trip.syncUs),
+    wake_worker: us(split.wakeWorkerUs),
+    wake_main: us(split.wakeMainUs),
+    ip_c: r('c-inplace', 'c-append'),
+    ip_sync: r('node-sync-inplace', 'node-sync-append'),
+    ip_promises: r('node-promises-inplace', 'node-promises-append'),
+    ip_callbacks: r('node-callback-inplace', 'node-callback-append'),
+    ip_io: r('io-thread-inplace', 'io-thread-append'),
+    ip_c_range: range(runs, 'c-inplace', 'c-append'),
+    ip_sync_range: range(runs, 'node-sync-inplace', 'node-sync-append'),
+    ip_promises_range: range(runs, 'node-promises-inplace', 'node-promises-append'),
+    ip_callbacks_range: range(runs, 'node-callback-inplace', 'node-callback-append'),
+    ip_io_range: range(runs, 'io-thread-inplace', 'io-thread-append'),
+    falloc: r('c-fallocate', 'c-inplace'),
+    io_promises: r('io-thread-inplace', 'node-promises-inplace'),
+    io_callbacks: r('io-thread-inplace', 'node-callback-inplace'),
+    io_sync: r('io-thread-inplace', 'node-sync-inplace'),
+    io_promises_range: range(runs, 'io-thread-inplace', 'node-promises-inplace'),
+    io_callbacks_range: range(runs, 'io-thread-inplace', 'node-callback-inplace'),
+    io_sync_range: range(runs, 'io-thread-inplace', 'node-sync-inplace'),
+    gc16_immediate: r('gc-immediate-16', 'io-thread-inplace'),
+    gc16_setimmediate: r('gc-setimmediate-16', 'io-thread-inplace'),
+    gc16_ratio: r('gc-setimmediate-16', 'gc-immediate-16'),
+    gc1_ratio: r('gc-setimmediate-1', 'gc-immediate-1'),
+    bench_command: `BENCH_MS=${json.config.benchMs} BENCH_ROUNDS=${json.config.rounds} npm run bench`,
+  };
+}
+
+function historyTable(runs) {
+  const cols = [
+    ['1 writer / floor', 'raft-1', 'node-sync-append'],
+    ['1 writer / sqlite', 'raft-1', 'sqlite'],
+    ['1 writer / I/O thread', 'raft-1', 'io-thread-inplace'],
+    ['in place / append, Node sync', 'node-sync-inplace', 'node-sync-append'],
+    ['in place / append, I/O thread', 'io-thread-inplace', 'io-thread-append'],
+    ['I/O thread / promises', 'io-thread-inplace', 'node-promises-inplace'],
+    ['I/O thread / callbacks', 'io-thread-inplace', 'node-callback-inplace'],
+    ['I/O thread / sync', 'io-thread-inplace', 'node-sync-inplace'],
+    ['16 / 1 writer', 'raft-16', 'raft-1'],
+    ['256 / 1 writer', 'raft-256', 'raft-1'],
+    ['setImmediate / at once, 16 writers', 'gc-setimmediate-16', 'gc-immediate-16'],
+  ];
+  const columns = [
+    { title: 'run (UTC)', align: 'left' },
+    { title: 'rounds x ms', align: 'left' },
+    { title: 'load', align: 'left' },
+    ...cols.map(([title]) => ({ title })),
+  ];
+  const rows = runs.map((json) => {
+    const m = json.machine;
+    const load =
+      m.loadAverageAtStart && m.loadAverageAtEnd
+        ? `${m.loadAverageAtStart[0].toFixed(1)}-${m.loadAverageAtEnd[0].toFixed(1)}`
+        : '?';
+    return [
+      m.date.slice(0, 16).replace('T', ' '),
+      `${json.config.rounds} x ${json.config.benchMs}`,
+      load,
+      ...cols.map(([, a, b]) => ratioText(ratioIn(json, a, b))),
+    ];
+  });
+  return markdownTable(columns, rows);
+}
 
 function replaceBetween(text, name, content) {
   const start = `<!-- ${name}:start -->`;
@@ -22,27 +177,39 @@ function replaceBetween(text, name, content) {
   return `${text.slice(0, from + start.length)}\n${content.trim()}\n${text.slice(to)}`;
 }
 
-const m = json.machine;
-const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(0)} GiB`;
-const machine = [
-  `Run of ${m.date} (\`BENCH_MS=${json.config.benchMs} BENCH_ROUNDS=${json.config.rounds}\`), saved as`,
-  `[\`bench/results/latest.json\`](../bench/results/latest.json).`,
-  '',
-  `- Linux \`${m.kernel}\` (\`uname -r\`), a Firecracker VM; ${m.nproc} CPUs (\`nproc\`), ${m.cpu}; ${gib(m.memory)} RAM.`,
-  `- Node ${m.node}; better-sqlite3 ${m.packages['better-sqlite3']} (built from source), classic-level ${m.packages['classic-level']}, write-file-atomic ${m.packages['write-file-atomic']}.`,
-  `- File system: ${m.fsType} on \`${m.device}\` (a virtio disk with a volatile write cache: every \`fdatasync\` ends with a cache flush), mounted \`${m.mountOptions}\`:`,
-  '',
-  '```',
-  `$ df -T ${m.mountPoint}`,
-  m.df,
-  '```',
-  '',
-  `- Load average (1 min) ${m.loadAverageAtStart[0].toFixed(2)} at the start and ${m.loadAverageAtEnd[0].toFixed(2)} at the end: other sessions were building and testing on the same ${m.nproc} CPUs and disk while this ran.`,
-].join('\n');
+function machineText(json) {
+  const m = json.machine;
+  return [
+    `Run of ${m.date}, \`${values(json, []).bench_command}\`, saved as`,
+    `[\`bench/results/latest.json\`](../bench/results/latest.json).`,
+    '',
+    `- Linux \`${m.kernel}\` (\`uname -r\`), a Firecracker VM; ${m.nproc} CPUs (\`nproc\`), ${m.cpu}; ${(m.memory / 2 ** 30).toFixed(0)} GiB RAM.`,
+    `- Node ${m.node}; better-sqlite3 ${m.packages['better-sqlite3']} (compiled from source), classic-level ${m.packages['classic-level']}, write-file-atomic ${m.packages['write-file-atomic']}.`,
+    `- File system ${m.fsType} on \`${m.device}\`, a virtio disk with a volatile write cache (every \`fdatasync\` ends with a cache flush), mounted \`${m.mountOptions}\`:`,
+    '',
+    '```',
+    `$ df -T ${m.mountPoint}`,
+    m.df,
+    '```',
+    '',
+    `- Load average (1 min) ${m.loadAverageAtStart[0].toFixed(2)} at the start and ${m.loadAverageAtEnd[0].toFixed(2)} at the end: other sessions were building and testing on the same ${m.nproc} CPUs and disk while this ran.`,
+  ].join('\n');
+}
 
-const results = tables.replace('<!-- generated by bench/run.js; do not edit -->', '').trim();
+const json = JSON.parse(fs.readFileSync(join(RESULTS, 'latest.json'), 'utf8'));
+const runs = fullRuns();
+const tables = fs.readFileSync(join(RESULTS, 'latest.md'), 'utf8');
 let doc = fs.readFileSync(DOC, 'utf8');
-doc = replaceBetween(doc, 'machine', machine);
-doc = replaceBetween(doc, 'results', results);
+doc = replaceBetween(doc, 'machine', machineText(json));
+doc = replaceBetween(doc, 'results', tables.replace('<!-- generated by bench/run.js; do not edit -->', ''));
+if (process.argv.includes('--history')) doc = replaceBetween(doc, 'history', historyTable(runs));
+const named = values(json, runs);
+doc = doc.replace(/<!-- v:(\w+) -->[^<]*<!-- \/v -->|\{\{(\w+)\}\}/g, (match, a, b) => {
+  const name = a ?? b;
+  if (!(name in named)) throw new Error(`unknown value ${name} in docs/performance.md`);
+  // Ranges over all runs need the uncommitted runs: refresh them only with --history.
+  if (name.endsWith('_range') && a !== undefined && !process.argv.includes('--history')) return match;
+  return `<!-- v:${name} -->${named[name]}<!-- /v -->`;
+});
 fs.writeFileSync(DOC, doc);
-console.log(`updated ${DOC} from the run of ${m.date}`);
+console.log(`updated docs/performance.md from the run of ${json.machine.date}`);
