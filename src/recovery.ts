@@ -49,6 +49,22 @@ export async function recoverDirectory(
   dir: string,
   visit?: RecordVisitor,
 ): Promise<RecoveredDirectory> {
+  // A reader next to a running manager (Metadata.load, the CLI) can list a log that a compaction
+  // deletes before the reader opens it. The compaction wrote a snapshot covering that log first,
+  // so reading the directory again gives the state. With a visitor the error is the caller's to
+  // handle, since it has seen part of the records already.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await recoverOnce(fs, dir, visit);
+    } catch (err) {
+      if (visit !== undefined || attempt >= MAX_ATTEMPTS || !hasErrno(err, 'ENOENT')) throw err;
+    }
+  }
+}
+
+const MAX_ATTEMPTS = 10;
+
+async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): Promise<RecoveredDirectory> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
