@@ -176,7 +176,9 @@ describe('exhaustive crash points of a short workload', () => {
     // Guards against an enumeration that silently collapses. The count follows the workload's
     // unsynced operations: 238 before open() fsynced the directory it recovered, 192 after.
     expect(crashStates).toBeGreaterThan(150);
-    expect(recoveryCrashStates).toBeGreaterThan(2000);
+    // Same guard for the crashes inside recovery: 4612 when open() first compacted, 2012 since it
+    // also fsyncs the directory.
+    expect(recoveryCrashStates).toBeGreaterThan(1500);
   });
 });
 
