@@ -4,9 +4,10 @@
  * Every variant makes small updates durable on the same disk: raw syscall floors (C, Node sync,
  * promises, callbacks, the library's I/O thread), peers a user might pick instead (better-sqlite3,
  * classic-level, a JSON file, write-file-atomic) and raft-metadata itself with 1 to 256 concurrent
- * writers. Variants run interleaved: each round runs every variant once, in a rotated order, so that
- * a slow minute of the disk hits all of them alike; ratios are computed within a round and the
- * median over rounds is reported. Then: the cost of `sync()` (compaction), and `Metadata.load` time
+ * writers. Variants run interleaved: each round runs every variant once, in a rotated order (with
+ * the variants that are compared to each other next to each other, see RUN_ORDER), so that a slow
+ * minute of the disk hits all of them alike; ratios are computed within a round and the median over
+ * rounds is reported. Then: the cost of `sync()` (compaction), and `Metadata.load` time
  * and memory against the length of the log.
  *
  * Environment:
@@ -79,6 +80,46 @@ const PEERS = [
   { id: 'write-file-atomic', short: 'wfa' },
 ];
 const LOAD_SIZES = [1_000, 100_000, 1_000_000];
+/**
+ * The order variants run in within a round (rotated from round to round). Variants whose ratio
+ * matters sit next to each other, so that they run seconds apart and see the same disk: the disk's
+ * speed drifts within tens of seconds, and a drift between two distant variants would land in
+ * their ratio. Ids missing here run last.
+ */
+const RUN_ORDER = [
+  'c-append',
+  'c-inplace',
+  'c-fallocate',
+  'node-promises-append',
+  'node-promises-inplace',
+  'node-callback-append',
+  'node-callback-inplace',
+  'io-thread-inplace',
+  'node-sync-inplace',
+  'node-sync-append',
+  'raft-1',
+  'sqlite',
+  'raft-16',
+  'raft-256',
+  'io-thread-append',
+  'level',
+  'json-fsync',
+  'write-file-atomic',
+  'raft-2',
+  'raft-4',
+  'raft-8',
+  'raft-32',
+  'raft-64',
+  'raft-128',
+  'raft-1-nocompact',
+  'raft-1-syncloop',
+  'raft-16-nocompact',
+  'raft-16-syncloop',
+  'gc-immediate-16',
+  'gc-setimmediate-16',
+  'gc-immediate-1',
+  'gc-setimmediate-1',
+];
 const TMPFS_MAGIC = 0x01021994;
 
 // ---- the machine ---------------------------------------------------------------------------------
@@ -782,6 +823,8 @@ async function main() {
     if (cBinary === undefined) log('  no C compiler: the C floor is skipped');
     const variants = (await allVariants({ cBinary, log })).filter((v) => selected(v.id));
     for (const v of variants) v.rounds = [];
+    const position = (v) => (RUN_ORDER.includes(v.id) ? RUN_ORDER.indexOf(v.id) : RUN_ORDER.length);
+    const runOrder = [...variants].sort((a, b) => position(a) - position(b));
 
     const warmMs = Math.min(300, Math.max(50, Math.round(config.ms / 5)));
     log(`warm-up: ${variants.length} variants x ${warmMs} ms`);
@@ -789,7 +832,7 @@ async function main() {
 
     const started = performance.now();
     for (let round = 0; round < config.rounds; round++) {
-      const order = rotate(variants, round * Math.ceil(variants.length / config.rounds));
+      const order = rotate(runOrder, round * Math.ceil(variants.length / config.rounds));
       for (const [i, v] of order.entries()) {
         const r = await runOnce(v, config.ms, runDir, `r${round}`);
         v.rounds[round] = r;
