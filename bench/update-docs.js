@@ -59,7 +59,7 @@ function fullRuns() {
 function range(runs, a, b) {
   const values = runs.map((json) => ratioIn(json, a, b)).filter((v) => v !== undefined);
   if (values.length < 2) return '-';
-  return `${ratioText(Math.min(...values))}-${ratioText(Math.max(...values))}`;
+  return `${ratioText(Math.min(...values))} to ${ratioText(Math.max(...values))}`;
 }
 
 /** Every number the prose quotes, by name. */
@@ -86,6 +86,10 @@ function values(json, runs) {
     t_r256: target(ratioIn(json, 'raft-256', 'raft-1'), 40),
     strace_main: String(json.strace?.mainThreadSyncs ?? '-'),
     strace_other: String(json.strace?.otherThreadSyncs ?? '-'),
+    r1_floor_range: range(runs, 'raft-1', 'node-sync-append'),
+    r1_sqlite_range: range(runs, 'raft-1', 'sqlite'),
+    r16_range: range(runs, 'raft-16', 'raft-1'),
+    r256_range: range(runs, 'raft-256', 'raft-1'),
     r16_ratio: r('raft-16', 'raft-1'),
     r256_ratio: r('raft-256', 'raft-1'),
     r16_batch: v('raft-16').batch?.toFixed(1) ?? '-',
@@ -128,6 +132,9 @@ function values(json, runs) {
     gc16_setimmediate: r('gc-setimmediate-16', 'io-thread-inplace'),
     gc16_ratio: r('gc-setimmediate-16', 'gc-immediate-16'),
     gc1_ratio: r('gc-setimmediate-1', 'gc-immediate-1'),
+    gc16_range: range(runs, 'gc-setimmediate-16', 'gc-immediate-16'),
+    r1_io_range: range(runs, 'raft-1', 'io-thread-inplace'),
+    runs: String(runs.length),
     bench_command: `BENCH_MS=${json.config.benchMs} BENCH_ROUNDS=${json.config.rounds} npm run bench`,
   };
 }
@@ -208,7 +215,8 @@ doc = doc.replace(/<!-- v:(\w+) -->[^<]*<!-- \/v -->|\{\{(\w+)\}\}/g, (match, a,
   const name = a ?? b;
   if (!(name in named)) throw new Error(`unknown value ${name} in docs/performance.md`);
   // Ranges over all runs need the uncommitted runs: refresh them only with --history.
-  if (name.endsWith('_range') && a !== undefined && !process.argv.includes('--history')) return match;
+  const needsHistory = name.endsWith('_range') || name === 'runs';
+  if (needsHistory && a !== undefined && !process.argv.includes('--history')) return match;
   return `<!-- v:${name} -->${named[name]}<!-- /v -->`;
 });
 fs.writeFileSync(DOC, doc);

@@ -204,7 +204,7 @@ function linePanel(points, top, title, floor, targets) {
   parts.push(
     `<path d="${drawn.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.writers).toFixed(1)} ${y(p.median).toFixed(1)}`).join('')}" stroke="${COLORS.raft}" stroke-width="2" fill="none"/>`,
   );
-  for (const p of drawn) {
+  for (const [i, p] of drawn.entries()) {
     if (p.min !== undefined && p.max !== undefined) {
       parts.push(
         `<path d="M${x(p.writers).toFixed(1)} ${y(p.min).toFixed(1)}V${y(p.max).toFixed(1)}" stroke="${COLORS.raft}" stroke-width="1"/>`,
@@ -213,10 +213,10 @@ function linePanel(points, top, title, floor, targets) {
     parts.push(
       `<circle cx="${x(p.writers).toFixed(1)}" cy="${y(p.median).toFixed(1)}" r="3.5" fill="${COLORS.raft}"/>`,
       text(
-        x(p.writers),
+        x(p.writers) + (i === 0 ? 6 : 0),
         y(p.median) - 9,
         `${formatRate(p.median)}${p.batch === undefined ? '' : ` (b ${p.batch.toFixed(1)})`}`,
-        `${FONT} font-size="10" fill="#234" text-anchor="middle"`,
+        `${FONT} font-size="10" fill="#234" text-anchor="${i === 0 ? 'start' : 'middle'}"`,
       ),
     );
   }
