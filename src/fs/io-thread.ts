@@ -83,7 +83,23 @@ export class IoThread {
   #stopped = false;
 
   constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.#shared });
+    // execArgv: [] so that flags of the parent (e.g. --input-type=module) cannot change how the
+    // CommonJS worker source is evaluated.
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.#shared, execArgv: [] });
+    // If the thread dies, the request in flight fails with EIO (the manager then stops, fail-stop)
+    // instead of waiting forever, and every later request is refused.
+    const died = (): void => {
+      if (this.#stopped) return;
+      this.#stopped = true;
+      this.#errArea.fill(0);
+      this.#errArea.set(new TextEncoder().encode('EIO\nio-thread'));
+      this.#ctrl[RESULT] = 1;
+      this.#ctrl[ERRNO] = 5;
+      Atomics.store(this.#ctrl, STATE, 2);
+      Atomics.notify(this.#ctrl, STATE);
+    };
+    this.#worker.on('error', died);
+    this.#worker.on('exit', died);
     // An idle I/O thread must not keep the process alive; it is ref'd while a request is pending,
     // because a pending Atomics.waitAsync alone does not keep Node's event loop running.
     this.#worker.unref();
