@@ -1,19 +1,11 @@
 import { join } from 'node:path';
 import { CorruptionError, hasErrno } from './errors.js';
 import { LOCK_NAME, lockPath, logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from './format/names.js';
-import {
-  decodeHeader,
-  decodeSlotAt,
-  HEADER_SIZE,
-  type LogHeader,
-  type LogRecord,
-  RECORD_SIZE,
-  viewOf,
-} from './format/record.js';
+import { decodeHeader, decodeSlotAt, HEADER_SIZE, type LogHeader, type LogRecord } from './format/record.js';
 import { decodeSnapshot, type SnapshotContent, type SnapshotProblem } from './format/snapshot-codec.js';
 import type { FileSystem } from './fs/types.js';
 import { isProcessAlive, type ProcessProbe, readLockPid } from './lock.js';
-import { type LogScan, scanLog } from './log/log-reader.js';
+import { countNonZero, forEachSlot, type LogScan, scanLog } from './log/log-reader.js';
 import { type RecoveredDirectory, recoverDirectory } from './recovery.js';
 import { writeSnapshot } from './snapshot.js';
 import { NONE_SERVER_ID } from './state.js';
@@ -33,7 +25,7 @@ import { NONE_SERVER_ID } from './state.js';
  * with the library's {@link writeSnapshot}, remove the logs, fsync, and load the result to check it.
  */
 
-/** Bytes read per step; a multiple of RECORD_SIZE. */
+/** Bytes read per step when copying files into a backup. */
 const CHUNK_BYTES = 1 << 20;
 
 /** A CRC-valid record found by the salvage scan, with its byte offset in the file. */
@@ -153,12 +145,6 @@ function corruptionInfo(err: CorruptionError): CorruptionInfo {
   return { file: err.file, offset: err.offset, reason: err.reason, message: err.message };
 }
 
-function countNonZero(bytes: Uint8Array): number {
-  let n = 0;
-  for (const b of bytes) if (b !== 0) n++;
-  return n;
-}
-
 /**
  * Decodes every slot of a log file with the format module, past any damage. Read-only. Unlike
  * {@link scanLog} it never throws for damage: it reports it.
@@ -175,34 +161,23 @@ export async function salvageLog(fs: FileSystem, path: string): Promise<Salvaged
     const records: SalvagedRecord[] = [];
     const damage: DamagedRange[] = [];
     let run: { offset: number; length: number; reason: string; nonZeroBytes: number } | undefined;
-    const chunk = new Uint8Array(CHUNK_BYTES);
-    let position = HEADER_SIZE;
-    while (position < size) {
-      const got = await handle.read(chunk, 0, Math.min(CHUNK_BYTES, size - position), position);
-      if (got === 0) break;
-      const bytes = chunk.subarray(0, got);
-      const view = viewOf(bytes);
-      for (let at = 0; at < got; at += RECORD_SIZE) {
-        const slot = decodeSlotAt(bytes, view, at);
-        if (slot.type === 'bad') {
-          const length = Math.min(RECORD_SIZE, got - at);
-          const nonZero = countNonZero(bytes.subarray(at, at + length));
-          if (run === undefined) {
-            run = { offset: position + at, length, reason: slot.reason, nonZeroBytes: nonZero };
-          } else {
-            run.length += length;
-            run.nonZeroBytes += nonZero;
-          }
-          continue;
+    await forEachSlot(handle, HEADER_SIZE, size, (slot, offset, bytes) => {
+      if (slot.type === 'bad') {
+        const nonZero = countNonZero(bytes);
+        if (run === undefined) {
+          run = { offset, length: bytes.byteLength, reason: slot.reason, nonZeroBytes: nonZero };
+        } else {
+          run.length += bytes.byteLength;
+          run.nonZeroBytes += nonZero;
         }
-        if (run !== undefined) {
-          damage.push(run);
-          run = undefined;
-        }
-        if (slot.type === 'record') records.push({ ...slot.record, offset: position + at });
+        return;
       }
-      position += got;
-    }
+      if (run !== undefined) {
+        damage.push(run);
+        run = undefined;
+      }
+      if (slot.type === 'record') records.push({ ...slot.record, offset });
+    });
     if (run !== undefined) damage.push(run);
     return { size, header, headerProblem, records, damage };
   } finally {

@@ -6,9 +6,10 @@ import {
   type LogHeader,
   type LogRecord,
   RECORD_SIZE,
+  type SlotContent,
   viewOf,
 } from '../format/record.js';
-import type { FileSystem } from '../fs/types.js';
+import type { FileHandle, FileSystem } from '../fs/types.js';
 
 /** Bytes read per step: memory stays flat whatever the log's length. A multiple of RECORD_SIZE. */
 const CHUNK_BYTES = 1 << 20;
@@ -73,42 +74,31 @@ export async function scanLog(
 
     let lastSeq = decoded.firstSeq - 1;
     let recordCount = 0;
-    let damage: { offset: number; reason: string } | undefined;
+    let damage = undefined as { offset: number; reason: string } | undefined;
     let bytesAfter = 0;
-    const chunk = new Uint8Array(CHUNK_BYTES);
-    let position = HEADER_SIZE;
-    while (position < fileSize) {
-      const got = await handle.read(chunk, 0, Math.min(CHUNK_BYTES, fileSize - position), position);
-      if (got === 0) break;
-      const bytes = chunk.subarray(0, got);
-      const view = viewOf(bytes);
-      for (let at = 0; at < got; at += RECORD_SIZE) {
-        const offset = position + at;
-        const slot = decodeSlotAt(bytes, view, at);
-        if (damage === undefined) {
-          if (slot.type === 'record') {
-            onRecord(slot.record, offset);
-            lastSeq = slot.record.seq;
-            recordCount++;
-            continue;
-          }
-          damage = { offset, reason: slot.type === 'zero' ? 'zeroed record' : slot.reason };
-        }
-        // Past the end of the valid records: only zeros or pieces of the same torn write may follow.
+    await forEachSlot(handle, HEADER_SIZE, fileSize, (slot, offset, bytes) => {
+      if (damage === undefined) {
         if (slot.type === 'record') {
-          const batchStart = slot.record.seq - slot.record.batchIndex;
-          if (batchStart > lastSeq + 1 || slot.record.seq <= lastSeq) {
-            throw new CorruptionError(
-              path,
-              damage.offset,
-              `${damage.reason}, followed by a valid record (seq ${slot.record.seq}) at byte ${offset}`,
-            );
-          }
+          onRecord(slot.record, offset);
+          lastSeq = slot.record.seq;
+          recordCount++;
+          return;
         }
-        bytesAfter += countNonZero(bytes.subarray(at, at + RECORD_SIZE));
+        damage = { offset, reason: slot.type === 'zero' ? 'zeroed record' : slot.reason };
       }
-      position += got;
-    }
+      // Past the end of the valid records: only zeros or pieces of the same torn write may follow.
+      if (slot.type === 'record') {
+        const batchStart = slot.record.seq - slot.record.batchIndex;
+        if (batchStart > lastSeq + 1 || slot.record.seq <= lastSeq) {
+          throw new CorruptionError(
+            path,
+            damage.offset,
+            `${damage.reason}, followed by a valid record (seq ${slot.record.seq}) at byte ${offset}`,
+          );
+        }
+      }
+      bytesAfter += countNonZero(bytes);
+    });
 
     const firstSeq = recordCount > 0 ? decoded.firstSeq : undefined;
     const last = recordCount > 0 ? lastSeq : undefined;
@@ -122,7 +112,31 @@ export async function scanLog(
   }
 }
 
-function countNonZero(bytes: Uint8Array): number {
+/**
+ * Reads `handle` from `from` to `to` in chunks and calls `visit` for each 32-byte slot, decoded,
+ * with its file offset and raw bytes (shorter at a cut-short end). The one loop over slots that
+ * the log reader and the CLI's salvage scan share.
+ */
+export async function forEachSlot(
+  handle: Pick<FileHandle, 'read'>,
+  from: number,
+  to: number,
+  visit: (slot: SlotContent, offset: number, bytes: Uint8Array) => void,
+): Promise<void> {
+  const chunk = new Uint8Array(CHUNK_BYTES);
+  for (let position = from; position < to; ) {
+    const got = await handle.read(chunk, 0, Math.min(CHUNK_BYTES, to - position), position);
+    if (got === 0) return;
+    const bytes = chunk.subarray(0, got);
+    const view = viewOf(bytes);
+    for (let at = 0; at < got; at += RECORD_SIZE) {
+      visit(decodeSlotAt(bytes, view, at), position + at, bytes.subarray(at, at + RECORD_SIZE));
+    }
+    position += got;
+  }
+}
+
+export function countNonZero(bytes: Uint8Array): number {
   let n = 0;
   for (const b of bytes) if (b !== 0) n++;
   return n;
