@@ -107,7 +107,7 @@ export class MetadataManager {
 
   /**
    * The seed's form: a manager for `initial.metadataDir`, opened in the background. `initial` is a
-   * proposed update against what is on disk, under the same rules as any update (its term may not
+   * proposed update against what is on disk, under the same rules as every update (its term may not
    * be lower; a different vote in the same term is refused). An open error surfaces on the first
    * awaited call. Prefer {@link MetadataManager.open}, which reports errors at once.
    */

@@ -106,7 +106,7 @@ export class LogWriter {
         if (record === undefined) continue;
         encodeRecordInto(buffer, i * RECORD_SIZE, { ...record, batchIndex: i });
       }
-      // Crash before this write+fdatasync completes: any prefix of the batch (cut at a sector) may be
+      // Crash before this write+fdatasync completes: some prefix of the batch (cut at a sector) may be
       // on disk, the rest is zeros. The reader treats that as a torn tail (every record in it has a
       // batch index pointing into this same write) and drops it; none of these records was
       // acknowledged, because the promises resolve only after this call returns.

@@ -3,7 +3,7 @@
  * the library against it rather than against itself. No fast-check, no I/O.
  */
 
-/** `currentTerm` and `votedFor`, as any hard-state store reports them. */
+/** `currentTerm` and `votedFor`, as every hard-state store reports them. */
 export interface HardStateValue {
   readonly currentTerm: number;
   readonly votedFor: number;
