@@ -16,4 +16,13 @@ export type { FileHandle, FileStat, FileSystem, OpenMode } from './fs/types.js';
 export { DEFAULT_FLUSH_INTERVAL_MS, type ManagerOptions, MetadataManager } from './manager.js';
 export { type LoadOptions, Metadata } from './metadata.js';
 export { type HardState, NONE_SERVER_ID } from './state.js';
-export { CHANNELS, type ManagerStats } from './stats.js';
+export {
+  CHANNELS,
+  type ChannelEvents,
+  type ChannelName,
+  type CompactionEvent,
+  type FailureEvent,
+  type FsyncEvent,
+  type ManagerStats,
+  subscribeChannel,
+} from './stats.js';

@@ -1,23 +1,89 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
 
 /**
  * Counters a manager keeps for `stats()`, and the `node:diagnostics_channel` channels it publishes
  * to. Publishing costs nothing when no one subscribes (`hasSubscribers` is checked first).
+ *
+ * The payload types live here, in one place: the manager's publish calls are checked against them
+ * (the channels below only accept their own payload), and subscribers import the same types.
  */
 
 /** Channel names (a tracing tool subscribes with `diagnostics_channel.subscribe(name, fn)`). */
 export const CHANNELS = {
-  /** `{ dir, records, bytes, durationMs }` after each durable log write (one fdatasync). */
+  /** {@link FsyncEvent} after each durable log write (one fdatasync). */
   fsync: 'raft-metadata:fsync',
-  /** `{ dir, lastSeq, durationMs, rotatedLog }` after each compaction. */
+  /** {@link CompactionEvent} after each compaction. */
   compaction: 'raft-metadata:compaction',
-  /** `{ dir, error }` when the manager stops accepting writes (fail-stop). */
+  /** {@link FailureEvent} when the manager stops accepting writes (fail-stop). */
   failure: 'raft-metadata:failure',
 } as const;
 
-export const fsyncChannel = diagnosticsChannel.channel(CHANNELS.fsync);
-export const compactionChannel = diagnosticsChannel.channel(CHANNELS.compaction);
-export const failureChannel = diagnosticsChannel.channel(CHANNELS.failure);
+/** `raft-metadata:fsync`: published after each durable log write (one write plus one fdatasync). */
+export interface FsyncEvent {
+  /** The manager's metadata directory, as given to `open` (or the constructor). */
+  readonly dir: string;
+  /** Updates made durable by this write (the group commit's batch size, at least 1). */
+  readonly records: number;
+  /** Bytes of records written (32 per update). */
+  readonly bytes: number;
+  /** Wall-clock time of the write and its fdatasync, in milliseconds. */
+  readonly durationMs: number;
+}
+
+/** `raft-metadata:compaction`: published after each compaction (snapshot durable, older logs removed). */
+export interface CompactionEvent {
+  readonly dir: string;
+  /** The sequence number of the last update the new snapshot covers. */
+  readonly lastSeq: number;
+  /** Wall-clock time of the whole compaction, in milliseconds. */
+  readonly durationMs: number;
+  /** Whether the compaction started a new log file (false when the log was already empty). */
+  readonly rotatedLog: boolean;
+}
+
+/** `raft-metadata:failure`: published once, when the manager stops accepting writes (fail-stop). */
+export interface FailureEvent {
+  readonly dir: string;
+  /** What failed: usually a Node system error (`code`, `syscall`, `path`) from a write or fsync. */
+  readonly error: unknown;
+}
+
+/** The payload each channel carries, by channel name. */
+export interface ChannelEvents {
+  readonly [CHANNELS.fsync]: FsyncEvent;
+  readonly [CHANNELS.compaction]: CompactionEvent;
+  readonly [CHANNELS.failure]: FailureEvent;
+}
+
+/** A channel name in {@link CHANNELS}. */
+export type ChannelName = keyof ChannelEvents;
+
+/**
+ * Subscribes `listener` to one of the library's channels, typed by the channel's name, and returns
+ * the function that unsubscribes it. The same as `diagnostics_channel.subscribe(name, fn)` (the
+ * subscription is held by Node's channel registry, so it works across copies of this package).
+ */
+export function subscribeChannel<N extends ChannelName>(
+  name: N,
+  listener: (event: ChannelEvents[N]) => void,
+): () => void {
+  // Node passes each message as `unknown`; the manager only publishes ChannelEvents[N] on `name`.
+  const onMessage = (message: unknown): void => listener(message as ChannelEvents[N]);
+  subscribe(name, onMessage);
+  return () => {
+    unsubscribe(name, onMessage);
+  };
+}
+
+/** The publishing side of a channel, restricted to its payload type. */
+interface PublishChannel<T> {
+  readonly hasSubscribers: boolean;
+  publish(message: T): void;
+}
+
+export const fsyncChannel: PublishChannel<FsyncEvent> = channel(CHANNELS.fsync);
+export const compactionChannel: PublishChannel<CompactionEvent> = channel(CHANNELS.compaction);
+export const failureChannel: PublishChannel<FailureEvent> = channel(CHANNELS.failure);
 
 /** What `MetadataManager.stats()` returns: a snapshot of cheap counters. */
 export interface ManagerStats {
