@@ -5,8 +5,8 @@ let shared: NodeFileSystem | undefined;
 
 /**
  * The real disk, shared by every manager and load that is not given an `fs` option. One instance
- * means one I/O thread for the process (started on first durable write, idle threads do not keep
- * the process alive).
+ * means one I/O thread for all of them: started by the first durable write, stopped when the last
+ * file they have open is closed (the last manager closes), started again by the next one.
  */
 export function defaultFileSystem(): FileSystem {
   shared ??= new NodeFileSystem();

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { IO_THREAD_MAX_BYTES, IoThread } from './io-thread.js';
+import { checkPosition, IO_THREAD_MAX_BYTES, type IoThread, IoThreadOwner } from './io-thread.js';
 import type { FileHandle, FileStat, FileSystem, OpenMode } from './types.js';
 
 const OPEN_FLAGS: Record<OpenMode, number> = {
@@ -11,24 +11,40 @@ const OPEN_FLAGS: Record<OpenMode, number> = {
 
 const REAL_DISK = Object.freeze({ name: 'real disk' });
 
+/** open(2) flags of the worker's own descriptor for a handle: the main thread's, never creating. */
+const REMOTE_FLAGS: Record<OpenMode, number> = {
+  read: constants.O_RDONLY,
+  create: constants.O_RDWR,
+  write: constants.O_RDWR,
+};
+
 /**
  * The real disk, through `node:fs/promises`. No call blocks the event loop: fsyncs run on libuv's
- * thread pool, and the log's write+fdatasync hot path on a dedicated I/O thread ({@link IoThread},
- * started on first use).
+ * thread pool, and the log's write+fdatasync hot path on a dedicated I/O thread ({@link IoThread}).
+ * The thread starts at the first durable write and stops when the last handle of this instance
+ * closes (or on {@link dispose}); each instance has its own.
  */
 export class NodeFileSystem implements FileSystem {
   /** Every instance sees the same real files, so all share one lock scope. */
   readonly lockScope: object = REAL_DISK;
-  #io: IoThread | undefined;
+  readonly #io = new IoThreadOwner();
 
-  #ioThread(): IoThread {
-    this.#io ??= new IoThread();
+  #ioThread(): IoThreadOwner {
     return this.#io;
   }
 
   async open(path: string, mode: OpenMode): Promise<FileHandle> {
-    const handle = await fsp.open(path, OPEN_FLAGS[mode], 0o644);
-    return new NodeFileHandle(handle, path, () => this.#ioThread());
+    // The reference is taken before the open's await, so that a handle closed just before (a log
+    // replaced by the next) does not stop the thread that this one is about to use.
+    this.#io.acquire();
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(path, OPEN_FLAGS[mode], 0o644);
+    } catch (err) {
+      this.#io.release();
+      throw err;
+    }
+    return new NodeFileHandle(handle, path, () => this.#ioThread(), true, REMOTE_FLAGS[mode]);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -66,22 +82,43 @@ export class NodeFileSystem implements FileSystem {
     return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory() };
   }
 
+  /** Stops the I/O thread now; a handle still open and written durably again starts a new one. */
   async dispose(): Promise<void> {
-    const io = this.#io;
-    this.#io = undefined;
-    await io?.stop();
+    await this.#io.dispose();
   }
+}
+
+/** The worker's own descriptor for a handle's file, valid in that thread only. */
+interface RemoteDescriptor {
+  readonly thread: IoThread;
+  readonly fd: number;
 }
 
 class NodeFileHandle implements FileHandle {
   readonly #handle: fsp.FileHandle;
   readonly #path: string;
-  readonly #io: () => IoThread;
+  readonly #owner: IoThreadOwner;
+  readonly #remoteFlags: number;
+  #remote: RemoteDescriptor | undefined;
+  #opening: Promise<RemoteDescriptor> | undefined;
+  #closed = false;
 
-  constructor(handle: fsp.FileHandle, path: string, io: () => IoThread) {
+  /**
+   * `io` gives the file system's thread owner; the handle holds a reference on it until closed
+   * (`acquired`: the caller already took it). `remoteFlags`: how the I/O thread opens the file.
+   */
+  constructor(
+    handle: fsp.FileHandle,
+    path: string,
+    io: () => IoThreadOwner,
+    acquired = false,
+    remoteFlags: number = constants.O_RDWR,
+  ) {
     this.#handle = handle;
     this.#path = path;
-    this.#io = io;
+    this.#owner = io();
+    if (!acquired) this.#owner.acquire();
+    this.#remoteFlags = remoteFlags;
   }
 
   async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
@@ -90,6 +127,7 @@ class NodeFileHandle implements FileHandle {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
+    checkPosition(position, data.byteLength);
     let done = 0;
     while (done < data.byteLength) {
       const { bytesWritten } = await this.#handle.write(data, done, data.byteLength - done, position + done);
@@ -97,13 +135,53 @@ class NodeFileHandle implements FileHandle {
     }
   }
 
-  async writeDurable(data: Uint8Array, position: number): Promise<void> {
-    if (data.byteLength > IO_THREAD_MAX_BYTES) {
-      await this.write(data, position);
-      await this.datasync();
-      return;
+  writeDurable(data: Uint8Array, position: number): Promise<void> {
+    try {
+      checkPosition(position, data.byteLength);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    await this.#io().writeDatasync(this.#handle.fd, data, position, this.#path);
+    if (data.byteLength > IO_THREAD_MAX_BYTES) return this.#writeThenDatasync(data, position);
+    // The hot path: one request to the I/O thread, pwrite + fdatasync on the worker's descriptor.
+    const remote = this.#remote;
+    if (remote !== undefined && !remote.thread.stopping) {
+      return remote.thread.writeDatasync(remote.fd, data, position, this.#path);
+    }
+    return this.#remoteDescriptor().then((r) => r.thread.writeDatasync(r.fd, data, position, this.#path));
+  }
+
+  async #writeThenDatasync(data: Uint8Array, position: number): Promise<void> {
+    await this.write(data, position);
+    await this.datasync();
+  }
+
+  /** The worker's descriptor for this file, opened on first use (and again in a new thread). */
+  #remoteDescriptor(): Promise<RemoteDescriptor> {
+    this.#opening ??= this.#openRemote().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  async #openRemote(): Promise<RemoteDescriptor> {
+    if (this.#closed) throw handleError('EBADF', 9, 'write', this.#path, 'file handle closed');
+    // A descriptor of a thread that stopped or died was closed with it (or died with it).
+    this.#remote = undefined;
+    const mine = await this.#handle.stat();
+    const thread = this.#owner.thread();
+    const remote = await thread.open(this.#path, this.#remoteFlags);
+    // The worker opened by path: make sure the path still names the file this handle has open
+    // (renamed or replaced since, the bytes would go to another file and the fdatasync with them).
+    if (remote.dev !== mine.dev || remote.ino !== mine.ino) {
+      await thread.close(remote.fd, this.#path).catch(() => {});
+      throw handleError('ESTALE', 116, 'open', this.#path, 'the path no longer names the open file');
+    }
+    if (this.#closed) {
+      await thread.close(remote.fd, this.#path).catch(() => {});
+      throw handleError('EBADF', 9, 'write', this.#path, 'file handle closed');
+    }
+    this.#remote = { thread, fd: remote.fd };
+    return this.#remote;
   }
 
   datasync(): Promise<void> {
@@ -118,7 +196,31 @@ class NodeFileHandle implements FileHandle {
     return (await this.#handle.stat()).size;
   }
 
-  close(): Promise<void> {
-    return this.#handle.close();
+  async close(): Promise<void> {
+    if (this.#closed) return this.#handle.close();
+    this.#closed = true;
+    try {
+      await this.#opening?.catch(() => {});
+      const remote = this.#remote;
+      this.#remote = undefined;
+      // Queued behind any durable write still in flight on it. Closing is not a sync.
+      if (remote !== undefined && !remote.thread.stopping) await remote.thread.close(remote.fd, this.#path);
+    } finally {
+      try {
+        await this.#handle.close();
+      } finally {
+        this.#owner.release();
+      }
+    }
   }
+}
+
+/** A Node-style system error (`code`, `errno`, `syscall`, `path`) for a refusal of the handle itself. */
+function handleError(code: string, errno: number, syscall: string, path: string, detail: string): Error {
+  return Object.assign(new Error(`${code}: ${detail}, ${syscall} '${path}'`), {
+    code,
+    errno: -errno,
+    syscall,
+    path,
+  });
 }
