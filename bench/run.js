@@ -48,6 +48,7 @@ import {
 import { renderChart } from './lib/svg.js';
 import { markdownTable, textTable } from './lib/table.js';
 import { allVariants, WRITER_COUNTS } from './lib/variants.js';
+import { peerVersion } from './peers/index.js';
 
 const execFileAsync = promisify(execFile);
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -132,14 +133,6 @@ function sh(command, args) {
   }
 }
 
-function packageVersion(name) {
-  try {
-    return JSON.parse(fs.readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
-  } catch {
-    return undefined;
-  }
-}
-
 function describeMachine(dir) {
   const df = sh('df', ['-T', dir]);
   const dfLine = df?.split('\n')[1]?.trim().split(/\s+/);
@@ -169,7 +162,7 @@ function describeMachine(dir) {
     tmpfs: statfs.type === TMPFS_MAGIC,
     loadAverageAtStart: os.loadavg(),
     packages: Object.fromEntries(
-      ['better-sqlite3', 'classic-level', 'write-file-atomic'].map((name) => [name, packageVersion(name)]),
+      ['better-sqlite3', 'classic-level', 'write-file-atomic'].map((name) => [name, peerVersion(name)]),
     ),
   };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { MetadataManager, NodeFileSystem } from '../../dist/index.js';
+import { importPeer } from '../peers/index.js';
 import { CountingFileSystem } from './counting-fs.js';
 import { driveAsync, driveCallback, driveSync } from './drive.js';
 import { LatencyRecorder } from './stats.js';
@@ -462,12 +463,15 @@ function groupCommitAblation(policy, writers) {
 
 export const WRITER_COUNTS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-/** Loads the optional peers; a peer that is not installed is reported and skipped. */
+/**
+ * Loads the optional peers from their own install (bench/peers, see its index.js); a peer that is
+ * not installed is reported and skipped.
+ */
 async function loadPeers(log) {
   const peers = [];
   const tryImport = async (name, make) => {
     try {
-      peers.push(make(await import(name)));
+      peers.push(make(await importPeer(name)));
     } catch (err) {
       log(`  skipping ${name}: ${err instanceof Error ? err.message : String(err)}`);
     }
