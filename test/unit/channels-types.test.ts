@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import ts from 'typescript';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CHANNELS,
@@ -11,8 +10,7 @@ import {
   subscribeChannel,
 } from '../../src/index.js';
 import { SimulatedDisk } from '../../src/testing/index.js';
-
-const root = join(import.meta.dirname, '..', '..');
+import { root, typeCheck } from '../examples/typecheck.js';
 
 /** Every ```ts or ```js block of a markdown file that uses the channels. */
 function channelSnippets(doc: string): string[] {
@@ -20,46 +18,6 @@ function channelSnippets(doc: string): string[] {
   return [...text.matchAll(/```(?:ts|js)\n([\s\S]*?)```/g)]
     .map((match) => match[1] ?? '')
     .filter((code) => code.includes('CHANNELS') || code.includes('subscribeChannel'));
-}
-
-/**
- * Type-checks code as a consumer's module would be (strict, ESM, no synthetic default imports),
- * with `raft-metadata` resolved to this repository's sources. Returns tsc's messages by file.
- */
-function typeCheck(files: Record<string, string>): Record<string, string[]> {
-  const options: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    lib: ['lib.es2024.d.ts', 'lib.esnext.disposable.d.ts'],
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    types: ['node'],
-    strict: true,
-    noUncheckedIndexedAccess: true,
-    exactOptionalPropertyTypes: true,
-    esModuleInterop: false,
-    allowSyntheticDefaultImports: false,
-    skipLibCheck: true,
-    noEmit: true,
-    paths: {
-      'raft-metadata': [join(root, 'src', 'index.ts')],
-      'raft-metadata/testing': [join(root, 'src', 'testing', 'index.ts')],
-    },
-  };
-  // The snippets are served from memory under the repository's root (an ESM package), so that
-  // @types/node resolves as it does for the repository's own files.
-  const virtual = new Map(Object.entries(files).map(([name, code]) => [join(root, name), code]));
-  const host = ts.createCompilerHost(options);
-  const { fileExists, readFile } = host;
-  host.fileExists = (name) => virtual.has(name) || fileExists.call(host, name);
-  host.readFile = (name) => virtual.get(name) ?? readFile.call(host, name);
-  const program = ts.createProgram([...virtual.keys()], options, host);
-  const messages: Record<string, string[]> = Object.fromEntries(Object.keys(files).map((name) => [name, []]));
-  for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
-    const name = diagnostic.file === undefined ? 'global' : relative(root, diagnostic.file.fileName);
-    const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
-    messages[name] = [...(messages[name] ?? []), text];
-  }
-  return messages;
 }
 
 const docSnippets = [...channelSnippets('docs/operations.md'), ...channelSnippets('docs/api.md')];
