@@ -1,3 +1,5 @@
+import type { LockOwner } from './format/lock-owner.js';
+
 /**
  * Every error raft-metadata throws is a {@link MetadataError} with a stable `code`. Codes are the
  * contract; messages may improve at any time. Match on `err.code`, not on `instanceof` alone (two
@@ -10,7 +12,8 @@
  * | `ERR_TERM_REGRESSION`    | an update would lower the current term |
  * | `ERR_VOTE_CONFLICT`      | a second, different vote in the same term |
  * | `ERR_METADATA_CORRUPT`   | a file in the directory is damaged beyond a torn last record |
- * | `ERR_METADATA_LOCKED`    | another live manager owns the directory |
+ * | `ERR_METADATA_LOCKED`    | another manager (any process, any thread, this one) holds the directory's lock |
+ * | `ERR_LOCK_UNAVAILABLE`   | the kernel lock cannot be had here (file system without flock, native module missing) |
  * | `ERR_MANAGER_FAILED`     | a write or fsync failed earlier; the manager accepts nothing more |
  * | `ERR_MANAGER_CLOSED`     | the manager was closed |
  */
@@ -21,6 +24,7 @@ export type MetadataErrorCode =
   | 'ERR_VOTE_CONFLICT'
   | 'ERR_METADATA_CORRUPT'
   | 'ERR_METADATA_LOCKED'
+  | 'ERR_LOCK_UNAVAILABLE'
   | 'ERR_MANAGER_FAILED'
   | 'ERR_MANAGER_CLOSED';
 
@@ -63,15 +67,46 @@ export class CorruptionError extends MetadataError {
   }
 }
 
-/** The directory's lock is held by another live manager (this process or another one). */
+/**
+ * The directory's kernel lock is held by another open of it: another process, a worker thread, or
+ * another manager in this thread. `owner` is what the LOCK file says of the holder (for people:
+ * it may be missing while the holder has not written it yet).
+ */
 export class LockedError extends MetadataError {
   readonly dir: string;
+  readonly owner: LockOwner | undefined;
+  /** `owner.pid`, kept for 0.1.0 callers. */
   readonly pid: number | undefined;
 
-  constructor(dir: string, pid: number | undefined, detail: string) {
-    super('ERR_METADATA_LOCKED', `${dir} is locked: ${detail}`);
+  constructor(dir: string, owner: LockOwner | undefined) {
+    super('ERR_METADATA_LOCKED', `${dir} is locked: ${describeOwner(owner)}`);
     this.dir = dir;
-    this.pid = pid;
+    this.owner = owner;
+    this.pid = owner?.pid;
+  }
+}
+
+function describeOwner(owner: LockOwner | undefined): string {
+  if (owner === undefined) return 'another open of the directory holds its lock (its owner has not written LOCK yet)';
+  return `held by pid ${owner.pid} on host ${owner.hostname} since ${owner.startedAt}`;
+}
+
+/**
+ * The directory cannot be locked here, so it is not opened: running unlocked could let a second
+ * manager write it. `cause` is the system error of the flock call (ENOLCK, EOPNOTSUPP, ENOSYS...).
+ */
+export class LockUnavailableError extends MetadataError {
+  readonly dir: string;
+
+  constructor(dir: string, cause: unknown) {
+    const what = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'ERR_LOCK_UNAVAILABLE',
+      `${dir}: cannot take the kernel lock on its LOCK file (${what}); refusing to open without it. ` +
+        'Use a local file system that supports flock(2) (ext4, xfs, btrfs, APFS, tmpfs).',
+      { cause },
+    );
+    this.dir = dir;
   }
 }
 

@@ -1,136 +1,115 @@
-import { resolve } from 'node:path';
-import { hasErrno, LockedError } from './errors.js';
+import { hostname } from 'node:os';
+import { hasErrno, LockedError, LockUnavailableError } from './errors.js';
+import { decodeLockOwner, encodeLockOwner, LOCK_OWNER_BYTES, type LockOwner } from './format/lock-owner.js';
 import { lockPath } from './format/names.js';
-import type { FileSystem } from './fs/types.js';
+import type { FileHandle, FileSystem } from './fs/types.js';
+
+export type { LockOwner } from './format/lock-owner.js';
 
 /**
- * One owner per metadata directory.
+ * One owner per metadata directory: an exclusive kernel lock (flock(2)) on `<dir>/LOCK`, taken
+ * without waiting and held on an open descriptor for the owner's whole life.
  *
- * Two halves: an in-process registry (keyed by the file system's `lockScope` and the resolved
- * directory) refuses a second manager in this process; a `LOCK` file created with O_EXCL and
- * holding the owner's pid refuses other processes. A `LOCK` whose pid is not alive was left by a
- * killed process and is taken over; so is one holding our own pid that the registry does not know
- * (left by an earlier incarnation in this process, e.g. before a simulated crash).
- *
- * Limitation: Node has no flock/fcntl locks, so two processes that find the same stale lock at the
- * same instant could both take it over; after creating the file, the new owner reads it back and
- * gives up if another pid is there, which narrows but does not close that window.
+ * - The kernel decides: a second open of the file (another process, a worker thread, this thread,
+ *   through any path: a symlink, `..`, another mount of the same file system) is refused for as long
+ *   as the holder's descriptor is open, and the kernel drops the lock when the holder closes it or
+ *   dies. There is no pid to interpret and no stale lock to take over.
+ * - LOCK is never deleted. Unlinking it on release would open a race: a process that opened the old
+ *   file just before the unlink would lock a file no longer in the directory while the next process
+ *   creates and locks a new one, and both would own the directory. (An operator who deletes LOCK
+ *   under a running node opens that same hole; docs/operations.md says never to.)
+ * - The text of LOCK names the owner (pid, hostname, start time) for people and the CLI only
+ *   (format/lock-owner.ts). A crash anywhere leaves at most a LOCK that names an old owner and that
+ *   nobody holds: the next open locks it and overwrites the text.
  */
-
-const held = new WeakMap<object, Set<string>>();
 
 export interface DirectoryLock {
   readonly path: string;
+  readonly owner: LockOwner;
+  /**
+   * Writes {@link owner} into LOCK. Separate from taking the lock so that an open refused after
+   * the lock (a corrupt directory) leaves LOCK's text as it was: the owner is named only once the
+   * directory has been found sound.
+   */
+  announce(): Promise<void>;
   release(): Promise<void>;
 }
 
-/** Tells whether a pid names a live process. Replaceable in tests. */
-export type ProcessProbe = (pid: number) => boolean;
-
-export const isProcessAlive: ProcessProbe = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return hasErrno(err, 'EPERM');
-  }
-};
-
 /**
- * Reads the pid in a LOCK file: decimal digits and a newline. `undefined` when the file is anything
- * else: still being written, or cut short by a failed write or a crash. The newline matters: a pid
- * cut short ("1" of "12345") names another process, maybe a live one, and would lock the
- * directory forever; without its newline it is recognised as incomplete and taken over.
+ * Takes the directory's lock. `dir` must exist.
+ * @throws `ERR_METADATA_LOCKED` ({@link LockedError}) if another open holds it;
+ *   `ERR_LOCK_UNAVAILABLE` ({@link LockUnavailableError}) if the file system or platform cannot lock.
  */
-export async function readLockPid(fs: FileSystem, path: string): Promise<number | undefined> {
-  const text = new TextDecoder().decode(await fs.readFile(path));
-  const match = /^(\d{1,15})\n$/.exec(text);
-  const pid = Number(match?.[1]);
-  return match && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-export async function acquireLock(
-  fs: FileSystem,
-  dir: string,
-  alive: ProcessProbe = isProcessAlive,
-): Promise<DirectoryLock> {
-  const scope = fs.lockScope ?? fs;
-  const key = resolve(dir);
-  let mine = held.get(scope);
-  if (mine === undefined) {
-    mine = new Set();
-    held.set(scope, mine);
-  }
-  if (mine.has(key)) throw new LockedError(dir, process.pid, 'another manager in this process owns it');
-  mine.add(key);
+export async function acquireLock(fs: FileSystem, dir: string): Promise<DirectoryLock> {
   const path = lockPath(dir);
+  let handle: FileHandle | undefined;
   try {
-    await createLockFile(fs, dir, path, alive);
+    handle = await fs.openLocked(path);
   } catch (err) {
-    mine.delete(key);
+    if (isFlockFailure(err)) throw new LockUnavailableError(dir, err);
     throw err;
   }
-  const registry = mine;
-  let released = false;
+  if (handle === undefined) throw new LockedError(dir, await readOwner(fs, path));
+  const held = handle;
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() };
+  let announced: Promise<void> | undefined;
+  let released: Promise<void> | undefined;
   return {
     path,
-    async release() {
-      if (released) return;
-      released = true;
-      try {
-        // Not fsynced: if the unlink is lost in a power cut, the LOCK left behind names a dead pid
-        // and the next open takes it over.
-        await fs.unlink(path);
-      } catch (err) {
-        if (!hasErrno(err, 'ENOENT')) throw err;
-      } finally {
-        registry.delete(key);
-      }
+    owner,
+    announce() {
+      // Not synced: the text is for people. A crash before it reaches the disk leaves the previous
+      // owner's text (or an empty file) in a LOCK that nobody holds any more.
+      announced ??= held.write(encodeLockOwner(owner), 0);
+      return announced;
+    },
+    release() {
+      // Closing the descriptor is what drops the kernel lock. The file and its text stay.
+      released ??= held.close();
+      return released;
     },
   };
 }
 
-async function createLockFile(fs: FileSystem, dir: string, path: string, alive: ProcessProbe): Promise<void> {
-  const text = new TextEncoder().encode(`${process.pid}\n`);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      const handle = await fs.open(path, 'create');
-      try {
-        await handle.write(text, 0);
-      } catch (err) {
-        // Leave no half-written lock behind (it would read as incomplete, and wait out the grace).
-        await handle.close().catch(() => {});
-        await fs.unlink(path).catch(() => {});
-        throw err;
-      }
-      await handle.close();
-      const owner = await readLockPid(fs, path);
-      if (owner !== process.pid)
-        throw new LockedError(dir, owner, `taken over at the same time by pid ${owner}`);
-      return;
-    } catch (err) {
-      if (!hasErrno(err, 'EEXIST')) throw err;
-    }
-    let pid: number | undefined;
-    try {
-      pid = await readLockPid(fs, path);
-    } catch (err) {
-      if (hasErrno(err, 'ENOENT')) continue; // released meanwhile: try again
-      throw err;
-    }
-    if (pid === undefined) {
-      // Created but its pid not yet written, or left empty by a crash. Give a live owner time to
-      // write it; after that it is stale.
-      if (attempt < 10) {
-        await new Promise((done) => setTimeout(done, 10));
-        continue;
-      }
-    } else if (pid !== process.pid && alive(pid)) {
-      throw new LockedError(dir, pid, `held by live process ${pid}`);
-    }
-    await fs.unlink(path).catch((err: unknown) => {
-      if (!hasErrno(err, 'ENOENT')) throw err;
-    });
+/** Who holds a directory's lock, as seen from outside without taking it. */
+export type LockStatus =
+  /** No process holds the lock. `lastOwner`: what LOCK says of its last holder, if anything. */
+  | { readonly state: 'free'; readonly lastOwner?: LockOwner }
+  /** A process holds the lock; `owner` as LOCK names it (missing while it has not written yet). */
+  | { readonly state: 'held'; readonly owner?: LockOwner }
+  /** There is no LOCK file (or no directory): nobody has opened the directory with this version. */
+  | { readonly state: 'missing' }
+  /** The lock cannot be probed here (no flock on this file system or platform). */
+  | { readonly state: 'unknown'; readonly reason: string };
+
+/** Reports the directory's lock without taking it and without writing anything. */
+export async function lockStatus(fs: FileSystem, dir: string): Promise<LockStatus> {
+  const path = lockPath(dir);
+  let probe: Awaited<ReturnType<FileSystem['probeLock']>>;
+  try {
+    probe = await fs.probeLock(path);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return { state: 'missing' };
+    if (isFlockFailure(err)) return { state: 'unknown', reason: err instanceof Error ? err.message : String(err) };
+    throw err;
   }
-  throw new LockedError(dir, undefined, 'could not take the lock');
+  if (probe === 'missing') return { state: 'missing' };
+  const owner = await readOwner(fs, path);
+  if (probe === 'held') return owner === undefined ? { state: 'held' } : { state: 'held', owner };
+  return owner === undefined ? { state: 'free' } : { state: 'free', lastOwner: owner };
+}
+
+async function readOwner(fs: FileSystem, path: string): Promise<LockOwner | undefined> {
+  try {
+    const bytes = await fs.readFile(path);
+    return decodeLockOwner(bytes.subarray(0, LOCK_OWNER_BYTES));
+  } catch {
+    // Only for messages: a LOCK that cannot be read names no owner.
+    return undefined;
+  }
+}
+
+/** A rejection of {@link FileSystem.openLocked}/`probeLock` that came from flock itself. */
+function isFlockFailure(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { syscall?: unknown }).syscall === 'flock';
 }

@@ -14,7 +14,6 @@ export class CountingFileSystem {
 
   constructor(inner) {
     this.#inner = inner;
-    if (inner.lockScope !== undefined) this.lockScope = inner.lockScope;
   }
 
   /** Every call that waits for stable storage (fdatasync or fsync of a file or a directory). */
@@ -29,6 +28,15 @@ export class CountingFileSystem {
 
   async open(path, mode) {
     return new CountingFileHandle(await this.#inner.open(path, mode), this.counts, path.endsWith('.tmp'));
+  }
+
+  async openLocked(path) {
+    const handle = await this.#inner.openLocked(path);
+    return handle === undefined ? undefined : new CountingFileHandle(handle, this.counts, false);
+  }
+
+  probeLock(path) {
+    return this.#inner.probeLock(path);
   }
 
   readFile(path) {

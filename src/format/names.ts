@@ -5,7 +5,7 @@ import { join } from 'node:path';
  * - `metadata.json`: the snapshot (see snapshot-codec.ts);
  * - `metadata.json.tmp`: a snapshot being written; ignored by the reader, replaced by the next one;
  * - `log-<16 hex digits>.wal`: a log whose first record has that sequence number;
- * - `LOCK`: the owner's lock, holding its pid.
+ * - `LOCK`: the kernel-locked (flock) file that makes one owner; its text names the owner (lock-owner.ts).
  * Anything else is left alone.
  */
 export const SNAPSHOT_NAME = 'metadata.json';

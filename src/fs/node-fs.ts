@@ -1,15 +1,18 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { checkPosition, IO_THREAD_MAX_BYTES, type IoThread, IoThreadOwner } from './io-thread.js';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from './types.js';
+import { type FlockResult, KernelLockUnavailable, tryLockExclusive, tryLockShared, unlock } from './kernel-lock.js';
+import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from './types.js';
+
+/** Tries of flock before reporting the file busy; a read-only probe holds a shared lock for an instant. */
+const LOCK_TRIES = 4;
+const LOCK_RETRY_MS = 3;
 
 const OPEN_FLAGS: Record<OpenMode, number> = {
   read: constants.O_RDONLY,
   create: constants.O_RDWR | constants.O_CREAT | constants.O_EXCL,
   write: constants.O_RDWR,
 };
-
-const REAL_DISK = Object.freeze({ name: 'real disk' });
 
 /** open(2) flags of the worker's own descriptor for a handle: the main thread's, never creating. */
 const REMOTE_FLAGS: Record<OpenMode, number> = {
@@ -25,8 +28,6 @@ const REMOTE_FLAGS: Record<OpenMode, number> = {
  * closes (or on {@link dispose}); each instance has its own.
  */
 export class NodeFileSystem implements FileSystem {
-  /** Every instance sees the same real files, so all share one lock scope. */
-  readonly lockScope: object = REAL_DISK;
   readonly #io = new IoThreadOwner();
 
   #ioThread(): IoThreadOwner {
@@ -80,6 +81,47 @@ export class NodeFileSystem implements FileSystem {
   async stat(path: string): Promise<FileStat> {
     const s = await fsp.stat(path);
     return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory() };
+  }
+
+  async openLocked(path: string): Promise<FileHandle | undefined> {
+    const handle = await fsp.open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    let result: FlockResult;
+    try {
+      result = flockOnce(handle.fd, path);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+    for (let attempt = 1; result.kind === 'busy' && attempt < LOCK_TRIES; attempt++) {
+      // Busy may be a read-only probe's shared lock, held for microseconds: look again shortly.
+      // A real owner holds the lock for its whole life, so this only delays a refusal.
+      await new Promise((done) => setTimeout(done, LOCK_RETRY_MS * attempt));
+      result = flockOnce(handle.fd, path);
+    }
+    if (result.kind === 'locked') return new NodeFileHandle(handle, path, () => this.#ioThread());
+    await handle.close().catch(() => {});
+    if (result.kind === 'busy') return undefined;
+    throw flockError(result.code, result.errno, path);
+  }
+
+  async probeLock(path: string): Promise<LockProbe> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(path, constants.O_RDONLY);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return 'missing';
+      throw err;
+    }
+    try {
+      // A shared lock succeeds unless someone holds the exclusive one; it is dropped at once.
+      const result = flockOnce(handle.fd, path, 'shared');
+      if (result.kind === 'busy') return 'held';
+      if (result.kind === 'error') throw flockError(result.code, result.errno, path);
+      unlock(handle.fd);
+      return 'free';
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Stops the I/O thread now; a handle still open and written durably again starts a new one. */
@@ -223,4 +265,33 @@ function handleError(code: string, errno: number, syscall: string, path: string,
     syscall,
     path,
   });
+}
+
+/** One flock call; a module that cannot load becomes an ENOSYS system error of syscall `flock`. */
+function flockOnce(fd: number, path: string, mode: 'exclusive' | 'shared' = 'exclusive'): FlockResult {
+  try {
+    return mode === 'exclusive' ? tryLockExclusive(fd) : tryLockShared(fd);
+  } catch (err) {
+    if (err instanceof KernelLockUnavailable) throw flockError('ENOSYS', 38, path, err);
+    throw err;
+  }
+}
+
+interface FlockSystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: 'flock';
+  path: string;
+}
+
+function flockError(code: string, errno: number, path: string, cause?: Error): FlockSystemError {
+  const detail = cause === undefined ? '' : ` (${cause.message})`;
+  const err = new Error(`${code}: flock failed, flock '${path}'${detail}`, {
+    cause,
+  }) as FlockSystemError;
+  err.code = code;
+  err.errno = -Math.abs(errno);
+  err.syscall = 'flock';
+  err.path = path;
+  return err;
 }

@@ -37,10 +37,25 @@ export interface FileSystem {
   /** Size and kind of a path, or `ENOENT`. */
   stat(path: string): Promise<FileStat>;
   /**
-   * File systems with the same `lockScope` see the same files: the in-process half of the directory
-   * lock is keyed by it (every {@link NodeFileSystem} shares one scope). Defaults to the object itself.
+   * Opens `path` read-write, creating it if it is missing (O_CREAT without O_EXCL: the new name is
+   * durable only after `syncDir`), and takes an exclusive kernel lock on this open file description
+   * without waiting (flock(2) `LOCK_EX|LOCK_NB`). Resolves with the handle, or `undefined` when
+   * another open file description holds a lock on the file: another process, another thread, or
+   * this thread through another open, whatever path led to the file. Closing the handle releases
+   * the lock; the kernel releases it when the process dies. The lock is advisory: it binds only
+   * code that asks for it, and says nothing about the file's content.
+   * Rejects with a system error whose `syscall` is `'flock'` when the lock cannot be had at all
+   * (`ENOLCK`, `EOPNOTSUPP`, `EINVAL` from a file system without locks; `ENOSYS` where the native
+   * module is missing), after closing what it opened.
    */
-  readonly lockScope?: object;
+  openLocked(path: string): Promise<FileHandle | undefined>;
+  /**
+   * Whether some open file description holds an exclusive lock on `path` ({@link openLocked}),
+   * `'missing'` if there is no such file. Never creates or changes the file. On the real disk this
+   * takes and drops a shared lock (flock `LOCK_SH|LOCK_NB`): an `openLocked` racing with the probe
+   * may see the file locked for that instant, and retries.
+   */
+  probeLock(path: string): Promise<LockProbe>;
   /**
    * Releases resources held by the implementation (for {@link NodeFileSystem}, its I/O thread).
    * For the owner of the instance to call; the library never disposes a file system it was given,
@@ -48,6 +63,9 @@ export interface FileSystem {
    */
   dispose?(): Promise<void>;
 }
+
+/** What {@link FileSystem.probeLock} saw. */
+export type LockProbe = 'free' | 'held' | 'missing';
 
 /** How {@link FileSystem.open} opens a file. */
 export type OpenMode = 'read' | 'create' | 'write';

@@ -347,7 +347,12 @@ export function readOnlyProbe(fs: FileSystem): { fs: FileSystem; mutations: stri
     },
     syncDir: (dir) => count(1, fs.syncDir(dir)),
     stat: (path) => count(1, fs.stat(path)),
-    lockScope: fs.lockScope ?? fs,
+    openLocked: async (path) => {
+      mutations.push(`openLocked ${path}`);
+      const handle = await count(1, fs.openLocked(path));
+      return handle === undefined ? undefined : wrapHandle(handle, path);
+    },
+    probeLock: (path) => count(1, fs.probeLock(path)),
   };
   return { fs: probe, mutations, traced: () => traced };
 }

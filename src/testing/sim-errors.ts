@@ -11,10 +11,13 @@ export type SimErrorCode =
   | 'EISDIR'
   | 'ENOTEMPTY'
   | 'EBADF'
-  | 'EINVAL';
+  | 'EINVAL'
+  | 'ENOLCK'
+  | 'EOPNOTSUPP'
+  | 'EMFILE';
 
 /** The errnos a test may inject with `SimulatedDisk.failNext`. */
-export type FaultErrno = 'EIO' | 'ENOSPC' | 'EDQUOT';
+export type FaultErrno = 'EIO' | 'ENOSPC' | 'EDQUOT' | 'ENOLCK' | 'EOPNOTSUPP' | 'EMFILE';
 
 /** A Node-style system error: what `node:fs/promises` rejects with. */
 export interface SimSystemError extends Error {
@@ -37,6 +40,9 @@ const DESCRIPTIONS: Record<SimErrorCode, string> = {
   ENOTEMPTY: 'directory not empty',
   EBADF: 'bad file descriptor',
   EINVAL: 'invalid argument',
+  ENOLCK: 'no locks available',
+  EOPNOTSUPP: 'operation not supported on socket',
+  EMFILE: 'too many open files',
 };
 
 // Fallbacks for platforms whose os.constants.errno lacks a code (EDQUOT on some builds).
@@ -51,6 +57,9 @@ const FALLBACK_ERRNO: Record<SimErrorCode, number> = {
   ENOTEMPTY: 39,
   EBADF: 9,
   EINVAL: 22,
+  ENOLCK: 37,
+  EOPNOTSUPP: 95,
+  EMFILE: 24,
 };
 
 /**

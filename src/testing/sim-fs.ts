@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from '../fs/types.js';
+import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from '../fs/types.js';
 import {
   type CrashPlan,
   describeCrashPlan,
@@ -66,8 +66,6 @@ import type {
  */
 
 export class SimulatedDisk implements FileSystem {
-  /** Each disk is its own lock scope: a crash gives a new disk, hence a new scope. */
-  readonly lockScope: object;
   /** The plan of the crash that produced this disk, if it came from one. */
   readonly crashPlan: CrashPlan | undefined;
   /** The seed of that crash, if it was random. */
@@ -91,7 +89,6 @@ export class SimulatedDisk implements FileSystem {
   readonly #processes = new WeakMap<SimulatedProcess, ProcState>();
 
   constructor(options: SimulatedDiskOptions = {}) {
-    this.lockScope = this;
     this.#options = options;
     this.#nodes = new Map([[ROOT, { kind: 'dir', id: ROOT, entries: new Map(), durable: new Map() }]]);
     this.#dirOps = [];
@@ -135,6 +132,46 @@ export class SimulatedDisk implements FileSystem {
     this.#handles.set(id, { id, inode, path: p, mode, closed: false, proc });
     this.#record({ op: 'open', path: p, mode, handle: id });
     return new SimFileHandle(this, id);
+  }
+
+  /**
+   * flock(2) as Linux does it: the lock belongs to one handle (an open file description); another
+   * handle on the same file is refused while it is open, whatever path or process it came from.
+   * Closing the handle or killing its process releases the lock; a crash gives a disk with no locks.
+   * Traced as the `open` it performs (mode `write`, or `create` when the file is new), so that crash
+   * states and replays see the file's creation.
+   */
+  async openLocked(path: string): Promise<FileHandle | undefined> {
+    const proc = this.#caller;
+    const p = normalize(path);
+    await this.#begin('open', p, proc);
+    const fault = this.#matchFault('openLocked', p);
+    if (fault) this.#fail({ op: 'open', path: p, mode: 'write' }, fault, 'flock');
+    const mode: OpenMode = this.#exists(p) ? 'write' : 'create';
+    let inode: number;
+    try {
+      inode = this.#doOpen(p, mode);
+    } catch (error) {
+      this.#failed({ op: 'open', path: p, mode }, error);
+    }
+    const id = this.#nextHandle++;
+    const busy = this.#lockHeld(inode);
+    this.#handles.set(id, { id, inode, path: p, mode, closed: busy, proc, locked: !busy });
+    this.#record({ op: 'open', path: p, mode, handle: id });
+    // A refused lock: the real disk closes the descriptor it opened; the file it created stays.
+    if (busy) return undefined;
+    return new SimFileHandle(this, id);
+  }
+
+  async probeLock(path: string): Promise<LockProbe> {
+    const proc = this.#caller;
+    const p = normalize(path);
+    await this.#begin('stat', p, proc);
+    const fault = this.#matchFault('probeLock', p);
+    if (fault) this.#fail({ op: 'stat', path: p }, fault, 'flock');
+    this.#record({ op: 'stat', path: p });
+    if (!this.#exists(p)) return 'missing';
+    return this.#lockHeld(this.#lookup(p, 'open').id) ? 'held' : 'free';
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -436,7 +473,7 @@ export class SimulatedDisk implements FileSystem {
    * A process using this disk: a {@link FileSystem} whose calls (and handles) stop working once
    * {@link SimulatedProcess.kill} is called, as when a process gets SIGKILL: its unsynced writes
    * stay in the page cache (this disk), it never makes another call, and a new process opening the
-   * files reads what it left. Each process is its own lock scope.
+   * files reads what it left. Killing it releases the kernel locks its handles held.
    */
   process(): SimulatedProcess {
     const state: ProcState = { killed: false, onKill: [] };
@@ -455,6 +492,8 @@ export class SimulatedDisk implements FileSystem {
       },
       kill: () => killProcess(state),
       open: (path, mode) => via(() => this.open(path, mode)),
+      openLocked: (path) => via(() => this.openLocked(path)),
+      probeLock: (path) => via(() => this.probeLock(path)),
       readFile: (path) => via(() => this.readFile(path)),
       rename: (from, to) => via(() => this.rename(from, to)),
       unlink: (path) => via(() => this.unlink(path)),
@@ -462,9 +501,6 @@ export class SimulatedDisk implements FileSystem {
       mkdir: (dir) => via(() => this.mkdir(dir)),
       syncDir: (dir) => via(() => this.syncDir(dir)),
       stat: (path) => via(() => this.stat(path)),
-      get lockScope() {
-        return view;
-      },
     };
     this.#processes.set(view, state);
     return view;
@@ -684,6 +720,23 @@ export class SimulatedDisk implements FileSystem {
       this.#crash(plan, scheduled.crash.plan ? undefined : seed);
       this.#assertAlive(op, path);
     }
+  }
+
+  #exists(path: string): boolean {
+    try {
+      this.#lookup(path, 'stat');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether an open handle of a live process holds the lock on `inode`. */
+  #lockHeld(inode: number): boolean {
+    for (const h of this.#handles.values()) {
+      if (h.locked && !h.closed && h.inode === inode && !h.proc?.killed) return true;
+    }
+    return false;
   }
 
   #assertAlive(op: string, path: string): void {

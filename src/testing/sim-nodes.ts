@@ -75,6 +75,8 @@ export interface HandleState {
   readonly path: string;
   readonly mode: OpenMode;
   closed: boolean;
+  /** Holds the file's kernel lock (openLocked) until closed, or until its process is killed. */
+  readonly locked?: boolean;
 }
 
 export interface ArmedFault {

@@ -8,6 +8,9 @@ import type { SimulatedDisk } from './sim-fs.js';
 /** The calls a test can make fail ({@link FaultRule.op}). */
 export type FsCall =
   | 'open'
+  /** {@link FileSystem.openLocked}: traced as an `open` (mode `write`, or `create` for a new file); fails with `syscall: 'flock'`. */
+  | 'openLocked'
+  | 'probeLock'
   | 'readFile'
   | 'rename'
   | 'unlink'
@@ -24,7 +27,7 @@ export type FsCall =
   | 'close';
 
 /** An operation in the trace: a call, except that `writeDurable` appears as `write` then `datasync`. */
-export type TraceOp = Exclude<FsCall, 'writeDurable'>;
+export type TraceOp = Exclude<FsCall, 'writeDurable' | 'openLocked'>;
 
 /** One traced operation, in the order the disk applied it. */
 export interface TraceEntry {
@@ -89,7 +92,6 @@ export interface SimulatedProcess extends FileSystem {
   /** Stops the process: every later call through it or its handles rejects with EIO, changing nothing. */
   kill(): void;
   readonly killed: boolean;
-  readonly lockScope: object;
 }
 
 /** A crash to happen when the disk has applied `afterOps` more operations ({@link SimulatedDisk.scheduleCrash}). */

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
 import {
   countCrashPlans,
@@ -8,7 +8,6 @@ import {
   SimulatedDisk,
   type TraceEntry,
 } from '../../src/testing/index.js';
-import { fastTimeouts } from '../fast-timers.js';
 
 /**
  * Exhaustive crash points, in the spirit of ALICE (Pillai et al., OSDI'14).
@@ -115,14 +114,6 @@ async function loadReadOnly(fs: SimulatedDisk): Promise<State> {
 }
 
 describe('exhaustive crash points of a short workload', () => {
-  let restore: (() => void) | undefined;
-  beforeEach(() => {
-    restore = fastTimeouts();
-  });
-  afterEach(() => {
-    restore?.();
-  });
-
   it('every crash state at every point recovers to an allowed state', async () => {
     const rec = await recordWorkload();
     const trace = rec.disk.trace;

@@ -1,18 +1,10 @@
-import { afterEach, beforeEach, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
 import { runConformance } from '../../src/testing/index.js';
-import { fastTimeouts, propertyTimeout } from '../fast-timers.js';
+import { propertyTimeout } from '../fast-timers.js';
 
 /** The library passes the conformance check it ships to users, exactly as a user would run it. */
 describe('runConformance on MetadataManager', () => {
-  let restore: (() => void) | undefined;
-  beforeEach(() => {
-    restore = fastTimeouts();
-  });
-  afterEach(() => {
-    restore?.();
-  });
-
   it(
     'holds for raft-metadata itself, with Metadata.load as the read-only loader',
     async () => {

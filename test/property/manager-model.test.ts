@@ -22,7 +22,7 @@ import {
   type UpdateStep,
   updateSequenceArbitrary,
 } from '../../src/testing/index.js';
-import { fastTimeouts, manualIntervals, propertyTimeout, replayParameters } from '../fast-timers.js';
+import { manualIntervals, propertyTimeout, replayParameters } from '../fast-timers.js';
 
 /**
  * Model-based tests of MetadataManager on the simulated disk: fast-check generates sequences of
@@ -44,7 +44,6 @@ const openManager = (dir: string, { fs }: { fs: FileSystem }) =>
 const loadMetadata = (dir: string, { fs }: { fs: FileSystem }) => Metadata.load(dir, { fs });
 
 let intervals: ReturnType<typeof manualIntervals> | undefined;
-let restoreTimeouts: (() => void) | undefined;
 
 /** The manager's flush timer fires (captured setInterval): a compaction starts in the background. */
 class IntervalFlushCommand implements Cmd {
@@ -124,11 +123,9 @@ async function runModel(cmds: Iterable<Cmd>, disk: SimulatedDiskOptions): Promis
 describe('MetadataManager against a model, on a crashing disk', () => {
   beforeEach(() => {
     intervals = manualIntervals();
-    restoreTimeouts = fastTimeouts();
   });
   afterEach(() => {
     intervals?.restore();
-    restoreTimeouts?.();
   });
 
   it(
@@ -195,13 +192,6 @@ async function drive(s: fc.Scheduler, done: () => boolean, limit = Number.POSITI
 }
 
 describe('MetadataManager under fc.scheduler', () => {
-  beforeEach(() => {
-    restoreTimeouts = fastTimeouts();
-  });
-  afterEach(() => {
-    restoreTimeouts?.();
-  });
-
   it(
     'concurrent updates, group commits and compactions interleaved in any order, then a crash',
     async () => {
