@@ -8,10 +8,16 @@ import type { FileSystem } from './fs/types.js';
  * though the files inside were fsynced). The parent of `dir` is fsynced even when `dir` already
  * existed: a process killed right after its mkdir leaves an entry that only the page cache knows.
  * (Higher levels made by such a process are not re-synced; see docs/crash-safety.md.)
+ *
+ * Works on `path.resolve(dir)` (`a/x/..//d` is `a/d`, lexically, whether or not `a/x` exists) and
+ * returns that path: the caller must use the returned path, not `dir`, for every later call, or
+ * the kernel resolves `dir` itself (`a/x/..` fails with ENOENT when `a/x` is missing, and means
+ * the symlink target's parent when `a/x` is a symlink).
  */
-export async function ensureDirectory(fs: FileSystem, dir: string): Promise<void> {
+export async function ensureDirectory(fs: FileSystem, dir: string): Promise<string> {
+  const target = resolve(dir);
   const missing: string[] = [];
-  let current = resolve(dir);
+  let current = target;
   for (;;) {
     try {
       const stat = await fs.stat(current);
@@ -35,7 +41,7 @@ export async function ensureDirectory(fs: FileSystem, dir: string): Promise<void
       current = parent;
     }
   }
-  if (missing.length === 0) await fs.syncDir(dirname(resolve(dir)));
+  if (missing.length === 0) await fs.syncDir(dirname(target));
   for (const level of missing.reverse()) {
     try {
       await fs.mkdir(level);
@@ -45,4 +51,5 @@ export async function ensureDirectory(fs: FileSystem, dir: string): Promise<void
     }
     await fs.syncDir(dirname(level));
   }
+  return target;
 }

@@ -1,6 +1,7 @@
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureDirectory } from './ensure-directory.js';
-import { InvalidArgumentError, ManagerStateError, type MetadataError } from './errors.js';
+import { InvalidArgumentError, ManagerStateError, type MetadataError, RaftRuleError } from './errors.js';
 import type { LogRecord } from './format/record.js';
 import { defaultFileSystem } from './fs/default.js';
 import type { FileSystem } from './fs/types.js';
@@ -31,6 +32,35 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
+}
+
+/**
+ * Where a manager is in its life. One value at a time, changed only at the places named here.
+ *
+ * | state     | updates, `sync()`                                        | `get()`            | `close()`              |
+ * |-----------|----------------------------------------------------------|--------------------|------------------------|
+ * | `opening` | queued in call order; run right after the proposal       | the proposal       | → `closing`            |
+ * | `open`    | validated and started at once, in call order             | the accepted state | → `closing`            |
+ * | `failed`  | rejected with the open's error (the open failed)         | the proposal       | → `closing`            |
+ * | `closing` | rejected, `ERR_MANAGER_CLOSED`; calls made before close() still finish | the accepted state | the same promise |
+ * | `closed`  | rejected, `ERR_MANAGER_CLOSED`; no compaction starts     | the accepted state | the same promise       |
+ *
+ * - constructor → `opening`;
+ * - `#open`: `opening` → `open` in the same synchronous step that validates the proposal and
+ *   replays the queue (so no call can come between them); `opening`/`open` → `failed` if the open
+ *   throws (the queue is rejected with its error);
+ * - `close()`: any state → `closing` (an open still running goes on: the calls queued before
+ *   close() are replayed and finish); `#shutdown` → `closed` once every pending call and
+ *   compaction is done, before the log is closed and the lock released.
+ *
+ * Fail-stop after the open (a failed write or fsync) is `#failure`, not a state: the manager stays
+ * `open` (it still answers `get()`/`stats()`/`close()`) and refuses updates with `ERR_MANAGER_FAILED`.
+ */
+type Lifecycle = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
+
+/** A call made while the manager was `opening`: started, in order, once the proposal is validated. */
+interface QueuedCall extends Waiter {
+  start(): Promise<void>;
 }
 
 /** Updates that go to disk in one write and one fdatasync (group commit). */
@@ -72,12 +102,19 @@ function validateInterval(value: unknown): number {
  * - One owner: the directory is locked (`LOCK`) until {@link MetadataManager.close}.
  */
 export class MetadataManager {
+  /** `metadataDir` as the caller wrote it: what `get()` and the diagnostics channels report. */
+  readonly #givenDir: string;
+  /** `metadataDir` resolved once (`path.resolve`): every file-system call uses this one path. */
   readonly #dir: string;
   readonly #fs: FileSystem;
   readonly #flushIntervalMs: number;
   readonly #opening: Promise<void>;
-  #opened = false;
+  #state: Lifecycle = 'opening';
   #openError: unknown;
+  /** Calls made while `opening`, in call order. */
+  #queue: QueuedCall[] = [];
+  /** The constructor's `initial` (fresh state for `open()`): what `get()` shows until the open is done. */
+  readonly #proposed: HardState;
   #lock: DirectoryLock | undefined;
   #writer: LogWriter | undefined;
 
@@ -103,13 +140,17 @@ export class MetadataManager {
 
   #failure: unknown;
   #closing: Promise<void> | undefined;
+  /** sync() calls started and not settled yet. */
+  readonly #syncs = new Set<Promise<void>>();
   readonly #stats = new StatsRecorder();
 
   /**
    * The seed's form: a manager for `initial.metadataDir`, opened in the background. `initial` is a
    * proposed update against what is on disk, under the same rules as every update (its term may not
-   * be lower; a different vote in the same term is refused). An open error surfaces on the first
-   * awaited call. Prefer {@link MetadataManager.open}, which reports errors at once.
+   * be lower; a different vote in the same term is refused). Calls may be made at once: every call,
+   * whenever it arrives during the open, is validated in call order after the proposal, exactly as
+   * if the open had finished first. An open error is what {@link MetadataManager.ready} and every
+   * call reject with. Prefer {@link MetadataManager.open}, which reports errors at once.
    */
   constructor(
     initial: Metadata,
@@ -124,8 +165,13 @@ export class MetadataManager {
       currentTerm: validateCount('initial.currentTerm', initial.currentTerm),
       votedFor: validateCount('initial.votedFor', initial.votedFor),
     };
-    this.#dir = initial.metadataDir;
+    this.#givenDir = initial.metadataDir;
+    // Resolved once, here: `ensureDirectory` creates what `path.resolve` names (`a/x/../d` is
+    // `a/d`, a relative path is taken against the current directory now), and every later call
+    // must reach that same directory, whatever `..` or the current directory would mean later.
+    this.#dir = resolve(initial.metadataDir);
     this.#fs = options.fs ?? defaultFileSystem();
+    this.#proposed = proposed;
     this.#accepted = proposed;
     this.#durable = proposed;
     this.#opening = this.#open(initialProposals.has(initial) ? undefined : proposed);
@@ -151,9 +197,32 @@ export class MetadataManager {
     return manager;
   }
 
-  /** A copy of the latest accepted state (after a failure: the last durable state). */
+  /**
+   * Resolves once the open is done (for the constructor's form: the directory is recovered and the
+   * proposal is durable); rejects with the open's error. Settles once and keeps its result: after
+   * {@link MetadataManager.open} it is already resolved, and it says nothing of later failures or
+   * of close().
+   */
+  ready(): Promise<void> {
+    return this.#opening;
+  }
+
+  /**
+   * A copy of the latest accepted state (after a failure: the last durable state). Until the open is
+   * done, and after a failed open: the constructor's `initial` (fresh state for `open()`).
+   * `metadataDir` is the path as given, not the resolved one the manager uses.
+   */
   get(): Metadata {
-    return makeMetadata(this.#dir, this.#accepted.currentTerm, this.#accepted.votedFor, this.#nextSeq - 1);
+    // `#accepted` is the proposal object itself until the open validates it (then a new object).
+    if (this.#openError !== undefined || this.#accepted === this.#proposed) {
+      return makeMetadata(this.#givenDir, this.#proposed.currentTerm, this.#proposed.votedFor, 0);
+    }
+    return makeMetadata(
+      this.#givenDir,
+      this.#accepted.currentTerm,
+      this.#accepted.votedFor,
+      this.#nextSeq - 1,
+    );
   }
 
   /**
@@ -164,8 +233,7 @@ export class MetadataManager {
    */
   async updateCurrentTerm(term: number): Promise<void> {
     validateCount('term', term);
-    if (!this.#opened) await this.#ready();
-    return this.#submit(UpdateKind.Term, term);
+    return this.#call(() => this.#submit(UpdateKind.Term, term));
   }
 
   /**
@@ -175,8 +243,7 @@ export class MetadataManager {
    */
   async updateVotedFor(serverId: number): Promise<void> {
     validateCount('serverId', serverId);
-    if (!this.#opened) await this.#ready();
-    return this.#submit(UpdateKind.Vote, serverId);
+    return this.#call(() => this.#submit(UpdateKind.Vote, serverId));
   }
 
   /**
@@ -184,10 +251,7 @@ export class MetadataManager {
    * Resolves once the snapshot is durable.
    */
   async sync(): Promise<void> {
-    if (!this.#opened) await this.#ready();
-    this.#assertWritable();
-    await this.#barrier();
-    await this.#compact(true);
+    return this.#call(() => this.#syncNow());
   }
 
   /** Counters: updates, fsyncs, batch sizes, fsync latency, bytes, compactions, log size. */
@@ -197,7 +261,10 @@ export class MetadataManager {
 
   /** Finishes pending updates, stops the flush timer, closes the log and releases the lock. */
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    if (this.#closing === undefined) {
+      this.#state = 'closing';
+      this.#closing = this.#shutdown();
+    }
     return this.#closing;
   }
 
@@ -207,10 +274,45 @@ export class MetadataManager {
 
   // ---- opening -------------------------------------------------------------------------------
 
-  async #ready(): Promise<void> {
-    await this.#opening.catch(() => {});
-    if (this.#closing !== undefined) throw closedError();
-    if (this.#openError !== undefined) throw this.#openError;
+  /**
+   * The one way in for updates and sync(), by {@link Lifecycle}: started now (`open`), queued
+   * (`opening`), or refused. `start` validates synchronously, before its first await, so calls are
+   * validated in the order they reach this method.
+   */
+  #call(start: () => Promise<void>): Promise<void> {
+    switch (this.#state) {
+      case 'open':
+        return start();
+      case 'opening':
+        return new Promise<void>((resolve, reject) => this.#queue.push({ start, resolve, reject }));
+      case 'failed':
+        return Promise.reject(this.#openError);
+      case 'closing':
+      case 'closed':
+        return Promise.reject(closedError());
+    }
+  }
+
+  /** Starts the queued calls, in call order, in one synchronous step. */
+  #replayQueue(): void {
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const call of queue) {
+      let started: Promise<void>;
+      try {
+        started = call.start();
+      } catch (err) {
+        call.reject(err);
+        continue;
+      }
+      started.then(call.resolve, call.reject);
+    }
+  }
+
+  #rejectQueue(err: unknown): void {
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const call of queue) call.reject(err);
   }
 
   async #open(proposed: HardState | undefined): Promise<void> {
@@ -218,11 +320,13 @@ export class MetadataManager {
       await ensureDirectory(this.#fs, this.#dir);
       this.#lock = await acquireLock(this.#fs, this.#dir);
       const recovered = await recoverDirectory(this.#fs, this.#dir);
+      // The directory is sound: name this process in LOCK (for people; the kernel lock decides).
+      await this.#lock.announce();
       // What recovery saw may be known only to the page cache: a process killed after a rename,
       // an unlink or a log creation but before its directory fsync. Make every entry it read
       // durable before building on it (appending to a log whose name a power cut could undo).
       await this.#fs.syncDir(this.#dir);
-      this.#accepted = recovered.state;
+      // `#accepted` stays the proposal (what get() shows) until the proposal is validated below.
       this.#durable = recovered.state;
       this.#durableSeq = recovered.lastSeq;
       this.#nextSeq = recovered.lastSeq + 1;
@@ -253,16 +357,28 @@ export class MetadataManager {
         this.#writer = writer;
         this.#retiredLogs = recovered.logs.map((log) => log.path).filter((path) => path !== writer.path);
       }
-      this.#opened = true;
+      // Calls made meanwhile are still queued: this compaction sees only what was on disk.
       if (unverified || this.#retiredLogs.length > 0) await this.#compact(true);
-      if (proposed !== undefined) await this.#propose(proposed);
-      if (this.#flushIntervalMs > 0) {
+      // One synchronous step, no await inside: validate the proposal against the recovered state,
+      // then start every queued call in call order. A call made at any moment of the open is
+      // validated after the proposal and after every call made before it.
+      this.#accepted = this.#durable;
+      const proposal = proposed === undefined ? [] : this.#propose(proposed);
+      if (this.#state === 'opening') this.#state = 'open';
+      this.#replayQueue();
+      await Promise.all(proposal);
+      if (this.#flushIntervalMs > 0 && this.#state === 'open') {
         this.#timer = setInterval(() => this.#onInterval(), this.#flushIntervalMs);
         this.#timer.unref();
       }
     } catch (err) {
       this.#openError = err;
-      this.#opened = false;
+      if (this.#state === 'opening' || this.#state === 'open') this.#state = 'failed';
+      this.#rejectQueue(err);
+      // A batch of replayed calls may still be on its way to disk (a proposal failed by a write
+      // error rejects everything pending, not what is in flight): let it end before closing.
+      while (this.#compacting !== undefined) await this.#compacting.catch(() => {});
+      await this.#whenIdle();
       await this.#writer?.close().catch(() => {});
       this.#writer = undefined;
       await this.#lock?.release().catch(() => {});
@@ -272,21 +388,59 @@ export class MetadataManager {
   }
 
   /**
-   * The constructor's `initial` Metadata, applied as ordinary updates: a lower term throws
-   * ERR_TERM_REGRESSION, a different vote in the same term ERR_VOTE_CONFLICT, before anything is
-   * written (a higher term clears the vote first, so the vote can only conflict when the term is equal).
+   * The constructor's `initial` Metadata, applied as ordinary updates (a term update, then a vote if
+   * it has one) after checking the whole of it against the recovered state, so that a refused
+   * proposal writes nothing at all (not its term without its vote). The errors name the argument
+   * that is behind the disk, with the value on disk: a lower `initial.currentTerm` is
+   * ERR_TERM_REGRESSION; a different `initial.votedFor` in the term on disk is ERR_VOTE_CONFLICT (a
+   * higher term clears the vote first, so the vote can only conflict when the terms are equal).
+   * Returns the updates' promises: resolved once durable.
    */
-  async #propose(proposed: HardState): Promise<void> {
+  #propose(proposed: HardState): Promise<void>[] {
+    const disk = this.#accepted;
+    if (proposed.currentTerm < disk.currentTerm) {
+      throw new RaftRuleError(
+        'ERR_TERM_REGRESSION',
+        `initial.currentTerm ${proposed.currentTerm} is lower than the current term ${disk.currentTerm} on disk in ${this.#givenDir}`,
+      );
+    }
+    if (
+      proposed.currentTerm === disk.currentTerm &&
+      proposed.votedFor !== NONE_SERVER_ID &&
+      disk.votedFor !== NONE_SERVER_ID &&
+      proposed.votedFor !== disk.votedFor
+    ) {
+      throw new RaftRuleError(
+        'ERR_VOTE_CONFLICT',
+        `initial.votedFor ${proposed.votedFor} conflicts with the vote for ${disk.votedFor} in term ${disk.currentTerm} on disk in ${this.#givenDir}`,
+      );
+    }
     const updates = [this.#submit(UpdateKind.Term, proposed.currentTerm)];
     if (proposed.votedFor !== NONE_SERVER_ID) updates.push(this.#submit(UpdateKind.Vote, proposed.votedFor));
-    await Promise.all(updates);
+    return updates;
   }
 
   // ---- updates and group commit --------------------------------------------------------------
 
+  /** Refuses after fail-stop. (Closing is refused earlier, by {@link MetadataManager.#call}.) */
   #assertWritable(): void {
-    if (this.#closing !== undefined) throw closedError();
     if (this.#failure !== undefined) throw failedError(this.#failure);
+  }
+
+  /**
+   * sync() once started: everything accepted so far becomes durable, then a compaction. Tracked in
+   * `#syncs` until it settles, so that close() waits for it.
+   */
+  #syncNow(): Promise<void> {
+    this.#assertWritable();
+    const barrier = this.#barrier();
+    const run = barrier.then(() => this.#compact(true));
+    this.#syncs.add(run);
+    const forget = (): void => {
+      this.#syncs.delete(run);
+    };
+    run.then(forget, forget);
+    return run;
   }
 
   /** Validates against the latest accepted state and queues the record; resolves when durable. */
@@ -352,7 +506,7 @@ export class MetadataManager {
       const bytes = batch.records.length * 32;
       this.#stats.recordFsync(batch.records.length, bytes, durationMs);
       if (fsyncChannel.hasSubscribers) {
-        fsyncChannel.publish({ dir: this.#dir, records: batch.records.length, bytes, durationMs });
+        fsyncChannel.publish({ dir: this.#givenDir, records: batch.records.length, bytes, durationMs });
       }
     }
     this.#inflight = undefined;
@@ -372,7 +526,7 @@ export class MetadataManager {
     if (this.#failure === undefined) {
       this.#failure = err;
       if (this.#timer !== undefined) clearInterval(this.#timer);
-      if (failureChannel.hasSubscribers) failureChannel.publish({ dir: this.#dir, error: err });
+      if (failureChannel.hasSubscribers) failureChannel.publish({ dir: this.#givenDir, error: err });
     }
     // What callers were told is durable stays the truth in memory; the failed batch may or may
     // not be on disk, and a reload will show either its state or the durable one.
@@ -397,7 +551,7 @@ export class MetadataManager {
   // ---- compaction ----------------------------------------------------------------------------
 
   #onInterval(): void {
-    if (this.#compacting !== undefined || this.#closing !== undefined || this.#failure !== undefined) return;
+    if (this.#compacting !== undefined || this.#state !== 'open' || this.#failure !== undefined) return;
     if (this.#durableSeq <= this.#snapshotSeq && this.#retiredLogs.length === 0) return;
     // A failure is recorded by #compact (fail-stop); nothing to report to a caller here.
     this.#compact(false).catch(() => {});
@@ -406,6 +560,7 @@ export class MetadataManager {
   /** Runs one compaction at a time; `sync()` waits for a running one and then runs its own. */
   async #compact(force: boolean): Promise<void> {
     while (this.#compacting !== undefined) await this.#compacting.catch(() => {});
+    if (this.#state === 'closed') throw closedError();
     if (this.#failure !== undefined) throw failedError(this.#failure);
     const covered = this.#durableSeq <= this.#snapshotSeq && this.#retiredLogs.length === 0;
     if (covered && (!force || (this.#snapshotSeq >= 0 && (this.#writer?.recordBytes ?? 0) === 0))) return;
@@ -469,7 +624,7 @@ export class MetadataManager {
     this.#stats.compactions++;
     if (compactionChannel.hasSubscribers) {
       compactionChannel.publish({
-        dir: this.#dir,
+        dir: this.#givenDir,
         lastSeq: covered,
         durationMs: performance.now() - started,
         rotatedLog: rotated,
@@ -480,11 +635,15 @@ export class MetadataManager {
   // ---- closing -------------------------------------------------------------------------------
 
   async #shutdown(): Promise<void> {
+    // An open still running replays the calls queued before close() and finishes them.
     await this.#opening.catch(() => {});
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    // Pending updates still complete (their callers are awaiting them); new ones are refused.
+    // Pending updates and sync() calls still complete (their callers are awaiting them); new ones
+    // are refused. Then no compaction may start any more (`closed`).
     if (this.#failure === undefined) await this.#barrier().catch(() => {});
+    await Promise.allSettled([...this.#syncs]);
     while (this.#compacting !== undefined) await this.#compacting.catch(() => {});
+    this.#state = 'closed';
     await this.#whenIdle();
     try {
       await this.#writer?.close();

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from './errors.js';
 import { snapshotPath } from './format/names.js';
 import { type SnapshotJson, snapshotJson } from './format/snapshot-codec.js';
@@ -56,7 +57,9 @@ export class Metadata {
 
   /**
    * Reads the state saved in `metadataDir`: the snapshot, then the log records after it.
-   * A missing or empty directory gives fresh state. A torn last record (a crash in the middle of
+   * `metadataDir` is resolved with `path.resolve` first, as the manager does (`a/x/../d` is `a/d`,
+   * a relative path is taken against the current directory), so both read the same directory; the
+   * result's `metadataDir` is the path as given. A missing or empty directory gives fresh state. A torn last record (a crash in the middle of
    * an append, never acknowledged) is ignored. Never writes to or creates anything in the directory.
    *
    * @throws `ERR_METADATA_CORRUPT` ({@link CorruptionError}) naming the file, byte offset and problem
@@ -65,7 +68,7 @@ export class Metadata {
   static async load(metadataDir: string, options: LoadOptions = {}): Promise<Metadata> {
     const probe = new Metadata(metadataDir);
     const fs = options.fs ?? defaultFileSystem();
-    const recovered = await recoverDirectory(fs, probe.metadataDir);
+    const recovered = await recoverDirectory(fs, resolve(probe.metadataDir));
     return makeMetadata(
       metadataDir,
       recovered.state.currentTerm,
