@@ -10,7 +10,6 @@ import type { CommandContext } from '../context.js';
 import { DOCTOR_WARNINGS, EXIT } from '../exit-codes.js';
 import { bytes, labelled, millis } from '../format.js';
 import { type FsProbe, probeFileSystem } from '../fs-probe.js';
-import { printJson } from '../io.js';
 
 /** Below this median, an fdatasync almost certainly did not wait for stable storage. */
 export const SUSPICIOUS_FSYNC_MS = 0.05;
@@ -108,7 +107,7 @@ export function assess(
     case 'network':
       warnings.push({
         code: 'network-fs',
-        message: `${probe.name} is a network file system: whether fsync reaches stable storage depends on the server and the mount/export options (NFS: a hard mount and a "sync" export; never "async"), and the O_EXCL LOCK file does not reliably keep two machines apart. Prefer a local disk.`,
+        message: `${probe.name} is a network file system: whether fsync reaches stable storage depends on the server and the mount/export options (NFS: a hard mount and a "sync" export; never "async"), and the kernel lock (flock) on the LOCK file may not keep two machines apart. Prefer a local disk.`,
       });
       break;
     case 'fuse':
@@ -141,11 +140,18 @@ export function assess(
     fine.push('data=writeback: fine for raft-metadata (it fdatasyncs the data it depends on).');
   }
   if (platform === 'darwin') {
-    warnings.push({
-      code: 'darwin-fsync',
-      message:
-        "macOS: fsync() does not flush the drive's write cache (only fcntl F_FULLFSYNC does, which Node does not expose): a power loss can lose acknowledged updates. Fine for development; run production nodes on Linux.",
-    });
+    const versions = process.versions as Partial<Record<string, string>>;
+    if (versions.bun === undefined && versions.deno === undefined) {
+      fine.push(
+        "macOS: Node's fsync and fdatasync are fcntl(F_FULLFSYNC) there (libuv), which flushes the drive's write cache; they cost milliseconds.",
+      );
+    } else {
+      warnings.push({
+        code: 'darwin-fsync',
+        message:
+          "macOS under Bun or Deno: whether this runtime's fsync/fdatasync issue fcntl(F_FULLFSYNC) (a plain fsync() does not flush the drive's write cache) was not verified; a power loss may lose acknowledged updates. Use Node on macOS, or Linux.",
+      });
+    }
   }
   if (append.samples > 0 && append.p50Ms < SUSPICIOUS_FSYNC_MS) {
     warnings.push({
@@ -193,7 +199,16 @@ export async function doctor(ctx: CommandContext): Promise<number> {
   if (!isDirectory) {
     const why = `${resolve(dir)} does not exist or is not a directory (doctor measures the file system of an existing directory)`;
     if (ctx.json)
-      printJson(ctx.io, { command: 'doctor', dir: resolve(dir), exitCode: EXIT.notMetadata, error: why });
+      ctx.emit(EXIT.notMetadata, {
+        platform: process.platform,
+        fileSystem: null,
+        fdatasync: null,
+        dirFsync: null,
+        summary: why,
+        warnings: [],
+        fine: [],
+        refusal: { reason: 'not-a-directory', message: why },
+      });
     else ctx.io.err(`raft-metadata doctor: ${why}`);
     return EXIT.notMetadata;
   }
@@ -206,10 +221,7 @@ export async function doctor(ctx: CommandContext): Promise<number> {
       ? 'OK: durable and fast enough for raft-metadata'
       : `${warnings.length} WARNING${warnings.length === 1 ? '' : 'S'}: see below`;
   if (ctx.json) {
-    printJson(ctx.io, {
-      command: 'doctor',
-      dir: resolve(dir),
-      exitCode: code,
+    ctx.emit(code, {
       platform: process.platform,
       fileSystem: {
         name: probe.name,
@@ -222,9 +234,10 @@ export async function doctor(ctx: CommandContext): Promise<number> {
       },
       fdatasync: { ...append, durationMs: us(elapsedMs) },
       dirFsync: dirSync,
-      verdict,
+      summary: verdict,
       warnings,
       fine,
+      refusal: null,
     });
     return code;
   }
