@@ -1,7 +1,13 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { checkPosition, IO_THREAD_MAX_BYTES, type IoThread, IoThreadOwner } from './io-thread.js';
-import { type FlockResult, KernelLockUnavailable, tryLockExclusive, tryLockShared, unlock } from './kernel-lock.js';
+import {
+  type FlockResult,
+  KernelLockUnavailable,
+  tryLockExclusive,
+  tryLockShared,
+  unlock,
+} from './kernel-lock.js';
 import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from './types.js';
 
 /** Tries of flock before reporting the file busy; a read-only probe holds a shared lock for an instant. */
@@ -245,7 +251,7 @@ class NodeFileHandle implements FileHandle {
       await this.#opening?.catch(() => {});
       const remote = this.#remote;
       this.#remote = undefined;
-      // Queued behind any durable write still in flight on it. Closing is not a sync.
+      // Queued behind the durable writes still in flight on it. Closing is not a sync.
       if (remote !== undefined && !remote.thread.stopping) await remote.thread.close(remote.fd, this.#path);
     } finally {
       try {

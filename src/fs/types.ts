@@ -57,9 +57,10 @@ export interface FileSystem {
    */
   probeLock(path: string): Promise<LockProbe>;
   /**
-   * Releases resources held by the implementation (for {@link NodeFileSystem}, its I/O thread).
-   * For the owner of the instance to call; the library never disposes a file system it was given,
-   * and the shared default one lives as long as the process (its idle thread keeps nothing alive).
+   * Releases resources held by the implementation (for {@link NodeFileSystem}, stops its I/O thread
+   * now; it also stops by itself once the instance's last open handle is closed). For the owner of
+   * the instance to call; the library never disposes a file system it was given, and the shared
+   * default one needs no dispose (its thread stops when its last manager closes).
    */
   dispose?(): Promise<void>;
 }
