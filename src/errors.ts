@@ -87,7 +87,8 @@ export class LockedError extends MetadataError {
 }
 
 function describeOwner(owner: LockOwner | undefined): string {
-  if (owner === undefined) return 'another open of the directory holds its lock (its owner has not written LOCK yet)';
+  if (owner === undefined)
+    return 'another open of the directory holds its lock (its owner has not written LOCK yet)';
   return `held by pid ${owner.pid} on host ${owner.hostname} since ${owner.startedAt}`;
 }
 

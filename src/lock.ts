@@ -90,7 +90,8 @@ export async function lockStatus(fs: FileSystem, dir: string): Promise<LockStatu
     probe = await fs.probeLock(path);
   } catch (err) {
     if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return { state: 'missing' };
-    if (isFlockFailure(err)) return { state: 'unknown', reason: err instanceof Error ? err.message : String(err) };
+    if (isFlockFailure(err))
+      return { state: 'unknown', reason: err instanceof Error ? err.message : String(err) };
     throw err;
   }
   if (probe === 'missing') return { state: 'missing' };

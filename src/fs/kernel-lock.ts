@@ -57,7 +57,9 @@ function load(): Binding {
 
 function bind(): Binding | KernelLockUnavailable {
   if (process.platform === 'win32') {
-    return new KernelLockUnavailable('flock(2) does not exist on Windows; raft-metadata supports POSIX systems');
+    return new KernelLockUnavailable(
+      'flock(2) does not exist on Windows; raft-metadata supports POSIX systems',
+    );
   }
   let koffi: typeof import('koffi');
   try {
