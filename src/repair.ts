@@ -1,10 +1,10 @@
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CorruptionError, hasErrno } from './errors.js';
-import { LOCK_NAME, lockPath, logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from './format/names.js';
+import { LOCK_NAME, logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from './format/names.js';
 import { decodeHeader, decodeSlotAt, HEADER_SIZE, type LogHeader, type LogRecord } from './format/record.js';
 import { decodeSnapshot, type SnapshotContent, type SnapshotProblem } from './format/snapshot-codec.js';
 import type { FileSystem } from './fs/types.js';
-import { isProcessAlive, type ProcessProbe, readLockPid } from './lock.js';
+import { type LockStatus, lockStatus } from './lock.js';
 import { countNonZero, forEachSlot, type LogScan, scanLog } from './log/log-reader.js';
 import { type RecoveredDirectory, recoverDirectory } from './recovery.js';
 import { writeSnapshot } from './snapshot.js';
@@ -105,14 +105,7 @@ export interface ExaminedLog {
   readonly records: readonly ExaminedRecord[];
 }
 
-export type LockStatus =
-  | { readonly state: 'free' }
-  /** LOCK names a live process: a running node (or another tool) owns the directory. */
-  | { readonly state: 'held'; readonly pid: number }
-  /** LOCK names a process that is gone: the next open takes the lock over. */
-  | { readonly state: 'stale'; readonly pid: number }
-  /** LOCK exists but holds no pid: being written right now, or left empty by a crash. */
-  | { readonly state: 'unreadable' };
+export type { LockStatus } from './lock.js';
 
 export type DirectoryKind =
   | 'missing'
@@ -225,21 +218,120 @@ export async function salvageSnapshot(
   return { name, size: bytes.byteLength, content: undefined, problem: decoded, unverified };
 }
 
-/** Who holds the directory's LOCK, according to the pid in it. Read-only. */
-export async function lockStatus(
-  fs: FileSystem,
-  dir: string,
-  alive: ProcessProbe = isProcessAlive,
-): Promise<LockStatus> {
-  let pid: number | undefined;
-  try {
-    pid = await readLockPid(fs, lockPath(dir));
-  } catch (err) {
-    if (hasErrno(err, 'ENOENT')) return { state: 'free' };
-    throw err;
+/**
+ * How many times a picture of the directory is taken again after a listed file vanished. Each try
+ * takes well under a millisecond per file, so a compaction has to land in that window every time.
+ */
+const CAPTURE_ATTEMPTS = 200;
+
+/** The directory's listing and the bytes of its metadata files, read together. */
+interface Capture {
+  readonly names: readonly string[];
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+async function captureDirectory(fs: FileSystem, dir: string): Promise<Capture> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const names = (await fs.readdir(dir)).sort();
+      const wanted = [SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, ...logFiles(names).map((f) => f.name)];
+      const files = new Map<string, Uint8Array>();
+      for (const name of wanted) {
+        if (!names.includes(name)) continue;
+        files.set(name, await fs.readFile(join(dir, name)));
+      }
+      return { names, files };
+    } catch (err) {
+      // ENOENT: a listed file was removed before its read (a compaction), or the directory was.
+      if (!hasErrno(err, 'ENOENT') || attempt >= CAPTURE_ATTEMPTS) throw err;
+      // Let the compaction in flight finish before looking again.
+      if (attempt % 10 === 0) await new Promise((done) => setTimeout(done, 1));
+    }
   }
-  if (pid === undefined) return { state: 'unreadable' };
-  return alive(pid) ? { state: 'held', pid } : { state: 'stale', pid };
+}
+
+function enoent(syscall: string, path: string): Error {
+  return Object.assign(new Error(`ENOENT: no such file or directory, ${syscall} '${path}'`), {
+    code: 'ENOENT',
+    errno: -2,
+    syscall,
+    path,
+  });
+}
+
+function readOnly(path: string): never {
+  throw Object.assign(new Error(`EROFS: read-only picture of the directory, '${path}'`), {
+    code: 'EROFS',
+    path,
+  });
+}
+
+/**
+ * A read-only file system that serves `dir` from a {@link Capture}: its listing, and the bytes of
+ * the files read into it (any other name in `dir` is ENOENT, so nothing newer leaks in). Paths
+ * outside `dir` go to `fs`.
+ */
+function captureView(fs: FileSystem, dir: string, capture: Capture): FileSystem {
+  const root = resolve(dir);
+  const inside = (path: string): string | undefined => {
+    const full = resolve(path);
+    return dirname(full) === root ? basename(full) : undefined;
+  };
+  const bytesOf = (path: string, syscall: string): Uint8Array => {
+    const name = inside(path);
+    const bytes = name === undefined ? undefined : capture.files.get(name);
+    if (bytes === undefined) throw enoent(syscall, path);
+    return bytes;
+  };
+  const overrides: Partial<FileSystem> = {
+    async readdir(path) {
+      if (resolve(path) === root) return [...capture.names];
+      return fs.readdir(path);
+    },
+    async readFile(path) {
+      if (inside(path) === undefined) return fs.readFile(path);
+      return bytesOf(path, 'open');
+    },
+    async stat(path) {
+      if (resolve(path) === root) return { size: 0, isFile: false, isDirectory: true };
+      if (inside(path) === undefined) return fs.stat(path);
+      return { size: bytesOf(path, 'stat').byteLength, isFile: true, isDirectory: false };
+    },
+    async open(path, mode) {
+      if (inside(path) === undefined) return fs.open(path, mode);
+      if (mode !== 'read') return readOnly(path);
+      const bytes = bytesOf(path, 'open');
+      return {
+        async read(buffer, offset, length, position) {
+          const part = bytes.subarray(position, Math.min(bytes.byteLength, position + length));
+          buffer.set(part, offset);
+          return part.byteLength;
+        },
+        write: async () => readOnly(path),
+        writeDurable: async () => readOnly(path),
+        datasync: async () => readOnly(path),
+        sync: async () => readOnly(path),
+        size: async () => bytes.byteLength,
+        close: async () => {},
+      };
+    },
+  };
+  return new Proxy(fs, {
+    get(target, prop, receiver) {
+      const own = overrides[prop as keyof FileSystem];
+      if (own !== undefined) return own;
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function isDirectoryNow(fs: FileSystem, dir: string): Promise<boolean> {
+  try {
+    return (await fs.stat(dir)).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -247,20 +339,14 @@ export async function lockStatus(
  * would load, or why it would refuse), each log as the library's reader sees it, every readable
  * record with what replay does with it, and the lock.
  *
- * A running node may compact (delete a log) while this reads; a file that vanishes mid-way makes
- * the examination start over (a few times).
+ * A running node compacts (writes a snapshot, starts a log, deletes the old one) as often as every
+ * `flushIntervalMs`, which can be a few milliseconds: far shorter than reading every file three
+ * times (library reader, per-log scan, salvage). So the examination works on a picture of the
+ * directory taken first ({@link captureDirectory}): the listing, then each metadata file's bytes,
+ * read right after it. A file that vanishes between the listing and its read (a compaction
+ * removed it) makes the picture start over; the rest of the examination reads only the picture.
  */
-export async function examineDirectory(fs: FileSystem, dir: string): Promise<Examination> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await examineOnce(fs, dir);
-    } catch (err) {
-      if (!hasErrno(err, 'ENOENT') || attempt >= 5) throw err;
-    }
-  }
-}
-
-async function examineOnce(fs: FileSystem, dir: string): Promise<Examination> {
+export async function examineDirectory(real: FileSystem, dir: string): Promise<Examination> {
   const empty = {
     dir,
     verdict: 'not-metadata' as const,
@@ -270,19 +356,29 @@ async function examineOnce(fs: FileSystem, dir: string): Promise<Examination> {
     snapshotTemp: undefined,
     logs: [],
     otherNames: [],
-    lock: { state: 'free' } as const,
+    lock: { state: 'missing' } as const,
   };
   let isDirectory: boolean;
   try {
-    isDirectory = (await fs.stat(dir)).isDirectory;
+    isDirectory = (await real.stat(dir)).isDirectory;
   } catch (err) {
     if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return { ...empty, kind: 'missing' };
     throw err;
   }
   if (!isDirectory) return { ...empty, kind: 'not-directory' };
-  const names = (await fs.readdir(dir)).sort();
+  const lock = await lockStatus(real, dir);
+  let capture: Capture;
+  try {
+    capture = await captureDirectory(real, dir);
+  } catch (err) {
+    // Removed since the stat: report what is there now.
+    if (hasErrno(err, 'ENOENT') && !(await isDirectoryNow(real, dir))) return { ...empty, kind: 'missing' };
+    throw err;
+  }
+  // From here on, every read is of the picture: a compaction in the meantime changes nothing.
+  const fs = captureView(real, dir, capture);
+  const names = [...capture.names];
   const found = logFiles(names);
-  const lock = await lockStatus(fs, dir);
   const snapshot = await salvageSnapshot(fs, dir, SNAPSHOT_NAME);
   const snapshotTemp = await salvageSnapshot(fs, dir, SNAPSHOT_TEMP_NAME);
   const known = new Set<string>([SNAPSHOT_NAME, ...found.map((f) => f.name)]);
@@ -370,7 +466,11 @@ export interface Evidence {
 }
 
 export interface RepairOptions {
-  /** The repaired term is at least this (an operator's floor, e.g. the cluster's term + 1). */
+  /**
+   * The repaired term is at least this (an operator's floor, e.g. the cluster's term + 1). Given,
+   * it asks for a new term even on a clean or torn directory (like `bumpTerm`): the new term is
+   * max(minTerm, highest term seen + 1), with no vote.
+   */
   readonly minTerm?: number;
   /** Move to a new term with no vote even when the directory is clean or only torn. */
   readonly bumpTerm?: boolean;
@@ -404,6 +504,8 @@ export interface RepairPlan {
   readonly remove: readonly string[];
   /** Why this plan, and why it is safe, in sentences. */
   readonly reasons: readonly string[];
+  /** What the operator asked for that the plan does not do as asked (a `minTerm` too low). */
+  readonly warnings: readonly string[];
 }
 
 /** Every number the directory shows, for the highest term and sequence number. */
@@ -514,9 +616,11 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
       backup: [],
       remove: [],
       reasons: ['not a metadata directory: nothing to repair'],
+      warnings: [],
     };
   }
-  const wantNewTerm = exam.verdict === 'corrupt' || options.bumpTerm === true;
+  const wantNewTerm =
+    exam.verdict === 'corrupt' || options.bumpTerm === true || options.minTerm !== undefined;
   if (!wantNewTerm) {
     if (exam.verdict === 'clean' || before === undefined) {
       return {
@@ -527,6 +631,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
         backup: [],
         remove: [],
         reasons: ['the directory is clean: nothing to repair'],
+        warnings: [],
       };
     }
     reasons.push(
@@ -541,6 +646,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
       backup: present,
       remove: logNames,
       reasons,
+      warnings: [],
     };
   }
 
@@ -548,8 +654,12 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     reasons.push(
       'The directory is corrupt: the damage is not what a crash leaves, so some acknowledged updates may be unreadable, possibly a vote.',
     );
-  } else {
+  } else if (options.bumpTerm === true) {
     reasons.push('--bump-term: moving to a new term even though the directory loads.');
+  } else {
+    reasons.push(
+      `--min-term ${options.minTerm}: moving to a new term of at least ${options.minTerm} with no vote, even though the directory loads.`,
+    );
   }
   reasons.push(
     `Every CRC-valid record in every log was read, including records after the damage, and every snapshot whose JSON still parses; the highest term seen is ${highestTerm.value} (${highestTerm.source}).`,
@@ -569,9 +679,15 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
   }
   const candidate = highestTerm.value + 1;
   let term = candidate;
+  const warnings: string[] = [];
   if (options.minTerm !== undefined && options.minTerm > term) {
     term = options.minTerm;
     reasons.push(`--min-term ${options.minTerm} is above ${candidate}: the repaired term is ${term}.`);
+  } else if (options.minTerm !== undefined && options.minTerm <= highestTerm.value) {
+    // Never below what the node may have voted in: the floor is ignored, not obeyed.
+    warnings.push(
+      `--min-term ${options.minTerm} is not above the highest term seen (${highestTerm.value}, in ${highestTerm.source}): the repaired term is ${candidate} (the highest seen + 1), not ${options.minTerm}. If the cluster is past ${highestTerm.value}, pass a higher --min-term.`,
+    );
   }
   if (!Number.isSafeInteger(term)) {
     return {
@@ -585,6 +701,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
         ...reasons,
         `Impossible: the highest term seen (${highestTerm.value}) leaves no higher safe integer for a new term.`,
       ],
+      warnings,
     };
   }
   reasons.push(
@@ -598,6 +715,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     backup: present,
     remove: logNames,
     reasons,
+    warnings,
   };
 }
 

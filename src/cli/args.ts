@@ -25,11 +25,40 @@ export interface ParsedCommand {
   readonly positionals: readonly string[];
 }
 
+/**
+ * `--min-term -1` as `--min-term=-1`: node's parser takes a value that starts with `-` for an
+ * option and calls the argument ambiguous. A negative number is a value; the option's own check
+ * then says what is wrong with it.
+ */
+function joinNegativeValues(argv: readonly string[], options: OptionSpecs): string[] {
+  const takesValue = new Set(
+    Object.entries(options)
+      .filter(([, spec]) => spec.type === 'string')
+      .map(([name]) => `--${name}`),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (takesValue.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Parses a command's arguments strictly (unknown options and missing values are usage errors). */
 export function parseCommand(command: string, argv: readonly string[], options: OptionSpecs): ParsedCommand {
   try {
     const { values, positionals } = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(argv, options),
       options: { ...COMMON_OPTIONS, ...options },
       allowPositionals: true,
       strict: true,
@@ -65,7 +94,7 @@ export function integerOption(
   if (value === undefined) return undefined;
   const text = String(value);
   const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
     throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`, command);
   }
   return n;

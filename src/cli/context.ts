@@ -9,4 +9,10 @@ export interface CommandContext {
   readonly io: Io;
   /** The library's file system (the real disk); every byte goes through it. */
   readonly fs: FileSystem;
+  /**
+   * With --json: hands over the command's document (the fields after the envelope). It is printed
+   * once the command has returned and cleaned up, so a failure on the way out still yields exactly
+   * one document (the error's). Call it once, with the exit code the command returns.
+   */
+  emit(exitCode: number, body: Readonly<Record<string, unknown>>): void;
 }

@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
+import type { LockOwner, LockStatus } from '../lock.js';
 import type { LogEnd } from '../log/log-reader.js';
-import type { CorruptionInfo, DamagedRange, LockStatus } from '../repair.js';
+import type { CorruptionInfo, DamagedRange } from '../repair.js';
 import { NONE_SERVER_ID } from '../state.js';
 
 /** Small text helpers shared by the commands. */
@@ -39,18 +41,24 @@ export function corruptionText(dir: string, error: CorruptionInfo): string {
   return `${nameIn(dir, error.file)}: corrupt at byte ${error.offset}: ${error.reason}`;
 }
 
+export function ownerText(owner: LockOwner | undefined): string {
+  if (owner === undefined) return 'an owner that has not written LOCK yet';
+  const me = owner.pid === process.pid && owner.hostname === hostname() ? ' (this command)' : '';
+  return `pid ${owner.pid} on host ${owner.hostname} since ${owner.startedAt}${me}`;
+}
+
 export function lockText(lock: LockStatus): string {
   switch (lock.state) {
     case 'free':
-      return 'free';
+      return lock.lastOwner === undefined ? 'free' : `free (last held by ${ownerText(lock.lastOwner)})`;
     case 'held':
-      return lock.pid === process.pid
-        ? `held by this command (pid ${lock.pid})`
-        : `held by pid ${lock.pid} (alive)`;
-    case 'stale':
-      return `stale: LOCK names pid ${lock.pid}, which is not running (the next open takes it over)`;
-    case 'unreadable':
-      return 'LOCK exists but holds no pid (being written now, or left empty by a crash; the next open waits briefly, then treats it as stale)';
+      return lock.owner === undefined
+        ? 'held by a process that has not written its name into LOCK yet (opening right now)'
+        : `held by ${ownerText(lock.owner)}`;
+    case 'missing':
+      return 'free (no LOCK file)';
+    case 'unknown':
+      return `unknown: ${lock.reason}`;
   }
 }
 

@@ -1,21 +1,48 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 /** Help texts. Each command's usage line is also printed (on stderr) after a usage error. */
+
+/** The program's name, in messages. */
+export const PROGRAM = 'raft-metadata';
+/**
+ * How a user runs it, in suggested commands: the package is a project's dependency, so its bin is
+ * in node_modules/.bin, not on PATH (a global install runs either way).
+ */
+export const RUN = `npx ${PROGRAM}`;
+
+export const RUNBOOK_URL = 'https://github.com/raft-metadata/raft-metadata/blob/main/docs/operations.md';
+
+/** Where the runbook is on this machine: shipped in the package, next to dist/. */
+export function runbookPath(): string | undefined {
+  const path = fileURLToPath(new URL('../../docs/operations.md', import.meta.url));
+  return existsSync(path) ? path : undefined;
+}
+
+function runbookText(): string {
+  const path = runbookPath();
+  return path === undefined
+    ? `Runbook: ${RUNBOOK_URL}`
+    : `Runbook: ${path}
+  (online: ${RUNBOOK_URL})`;
+}
 
 export const COMMAND_NAMES = ['inspect', 'verify', 'dump', 'compact', 'repair', 'doctor'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export const USAGE: Record<CommandName, string> = {
-  inspect: 'raft-metadata inspect [--json] DIR',
-  verify: 'raft-metadata verify [--json] [--quiet] DIR',
-  dump: 'raft-metadata dump [--json] DIR',
-  compact: 'raft-metadata compact [--json] DIR',
-  repair: 'raft-metadata repair [--yes] [--min-term N] [--bump-term] [--json] DIR',
-  doctor: 'raft-metadata doctor [--json] [--duration MS] DIR',
+  inspect: `${RUN} inspect [--json] DIR`,
+  verify: `${RUN} verify [--json | --quiet] DIR`,
+  dump: `${RUN} dump [--json] DIR`,
+  compact: `${RUN} compact [--json] DIR`,
+  repair: `${RUN} repair [--yes] [--min-term N] [--bump-term] [--json] DIR`,
+  doctor: `${RUN} doctor [--json] [--duration MS] DIR`,
 };
 
 const TOP = `raft-metadata: inspect, check and repair a raft-metadata directory (a Raft node's currentTerm
 and votedFor).
 
-Usage: raft-metadata <command> [options] DIR
+Usage: ${RUN} <command> [options] DIR
 
 Commands (read-only unless marked):
   inspect   the state a node would load, the snapshot, each log file, the lock
@@ -26,13 +53,13 @@ Commands (read-only unless marked):
   doctor    measure fdatasync latency on DIR's file system and warn about weak durability
 
 Options:
-  -h, --help     help (also: raft-metadata <command> --help)
+  -h, --help     help (also: ${RUN} <command> --help)
   --version      print the version
-  --json         machine-readable output (every command)
+  --json         one JSON document on stdout, whatever happens (every command; usage errors and
+                 failures included): schemaVersion, command, dir, exitCode, ok, error, ...
 
 Exit codes: 0 ok, 1 torn tail / plan only / warnings, 2 corrupt, 3 not a metadata directory,
-4 locked, 5 repair refused, 64 usage error, 70 internal error, 74 I/O error.
-Runbook: docs/operations.md`;
+4 locked, 5 repair refused, 64 usage error, 70 internal error, 74 I/O error.`;
 
 const HELP: Record<CommandName, string> = {
   inspect: `Usage: ${USAGE.inspect}
@@ -42,11 +69,11 @@ Shows, without changing anything:
   - the snapshot (metadata.json): sequence number it covers, checksum ok, size
   - each log file: format version, record count, first and last sequence number, and its tail:
     clean, or torn at byte N with K non-zero bytes after it, or corrupt at byte N
-  - the lock: free, or held by pid P (alive) or stale (P is gone)
+  - the lock: free, or held by pid P on host H since T (as LOCK records its owner)
 Safe to run while a node is using DIR.
 
 Options:
-  --json   print one JSON object
+  --json   print one JSON document
 Exit: 0 (whatever the directory holds), 3 not a metadata directory, 64 usage, 74 I/O error.`,
 
   verify: `Usage: ${USAGE.verify}
@@ -56,15 +83,16 @@ Exit:
   0  clean: a node loads it and nothing is discarded
   1  only a torn tail: the last write was cut short by a crash and never acknowledged; the next
      open keeps every valid record, starts a new log after them and removes the torn log
-     (or run: raft-metadata compact DIR)
+     (or run: ${RUN} compact DIR)
   2  corrupt: damage a crash cannot explain; a node refuses to start (ERR_METADATA_CORRUPT).
-     The message says which file, which byte and what. Next: raft-metadata repair DIR
+     The message says which file, which byte and what. Next: ${RUN} repair DIR
   3  not a metadata directory: DIR is missing, not a directory, or has no metadata.json and no
      log-*.wal file (an empty directory included: a node started there begins at term 0)
 
 Options:
-  --json    print one JSON object
-  --quiet   print nothing, only the exit code`,
+  --json    print one JSON document
+  --quiet   print nothing, only the exit code (not with --json)
+Also: 64 usage, 74 I/O error.`,
 
   dump: `Usage: ${USAGE.dump}
 
@@ -79,7 +107,7 @@ Damaged byte ranges are listed where they are, and for each log where its valid 
 Read-only; safe while a node runs.
 
 Options:
-  --json   print one JSON object
+  --json   print one JSON document
 Exit: 0, 3 not a metadata directory, 64 usage, 74 I/O error.`,
 
   compact: `Usage: ${USAGE.compact}
@@ -89,7 +117,7 @@ fresh log, removes the old logs and closes. A torn tail is dropped on the way (i
 acknowledged). Refuses while another live process holds the lock.
 
 Options:
-  --json   print one JSON object
+  --json   print one JSON document
 Exit: 0 done, 2 corrupt (use repair), 3 not a metadata directory (compact never creates one),
 4 locked by another process, 64 usage, 74 I/O error.`,
 
@@ -97,25 +125,29 @@ Exit: 0 done, 2 corrupt (use repair), 3 not a metadata directory (compact never 
 
 Without --yes: prints the diagnosis and the plan, changes nothing (exit 1 if there is something
 to do, 0 if the directory is clean).
-With --yes: takes the directory's lock (refuses while a live process holds it; a stale lock is
-taken over), copies every metadata file into DIR/backup-<time>/, then:
+With --yes: takes the directory's lock through the library (refuses, exit 4, while another
+process holds it), copies every metadata file into DIR/backup-<time>/, then:
   torn tail   writes the state a node loads as the snapshot and removes the logs (what an open
               plus compaction does); nothing acknowledged is lost, the vote is kept.
   corrupt     writes a snapshot with term = 1 + the highest term in any readable record or
               snapshot (records after the damage included) and no vote, covering the highest
               sequence number seen, and removes the logs. The node can then vote at most once,
               in a term above any term it may already have voted in.
+  --min-term  (or --bump-term) on a clean or torn directory: the same new-term repair.
 It then loads the directory again with the library and prints the state before and after.
 
 Options:
   --yes          make the changes (without it: plan only)
-  --min-term N   the repaired term is at least N. Required when the disk does not prove the
-                 highest term the node reached (a damaged snapshot with no readable record after
-                 it, or damage at the end of the newest log): use a term above any term the
-                 cluster reached, e.g. the leader's current term + 1
+  --min-term N   move to a new term of at least N with no vote: the new term is
+                 max(N, highest term seen + 1); an N not above the highest term seen is
+                 overridden, with a warning. Required when the disk does not prove the highest
+                 term the node reached (a damaged snapshot with no readable record after it, or
+                 damage at the end of the newest log): use a term above any term the cluster
+                 reached, e.g. the leader's current term + 1. Given on a clean directory, raising
+                 the term is the repair.
   --bump-term    also move to a new term with no vote when the directory is clean or only torn
                  (if you suspect the disk rather than a crash damaged the last write)
-  --json         print one JSON object
+  --json         print one JSON document
 Exit: 0 repaired or nothing to do, 1 plan only (rerun with --yes), 3 not a metadata directory,
 4 locked, 5 refused (needs --min-term), 64 usage, 70 repair failed its check, 74 I/O error.`,
 
@@ -129,12 +161,12 @@ drive's cache). Safe while a node runs (it only adds load for the duration).
 
 Options:
   --duration MS   how long to measure (default 1000, 50..60000)
-  --json          print one JSON object
+  --json          print one JSON document
 Exit: 0 no warnings, 1 warnings, 3 DIR missing or not a directory, 64 usage, 74 I/O error.`,
 };
 
 export function topHelp(): string {
-  return TOP;
+  return `${TOP}\n${runbookText()}`;
 }
 
 export function commandHelp(name: CommandName): string {

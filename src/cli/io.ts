@@ -16,7 +16,7 @@ export function processIo(): Io {
   };
 }
 
-/** Prints `value` as indented JSON (one document per command run). */
+/** Prints `value` as indented JSON (the one document of a --json run). */
 export function printJson(io: Io, value: unknown): void {
   io.out(JSON.stringify(value, null, 2));
 }

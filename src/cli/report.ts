@@ -6,11 +6,11 @@ import type {
   Examination,
   ExaminedLog,
   ExaminedRecord,
-  LockStatus,
   SalvagedSnapshot,
   Verdict,
 } from '../repair.js';
 import { UpdateKind } from '../state.js';
+import { type LockJson, lockJson } from './document.js';
 import { nameIn } from './format.js';
 
 /**
@@ -24,7 +24,8 @@ export interface StateJson {
   readonly lastSeq: number;
 }
 
-export interface ErrorJson {
+/** Why a node refuses to start: the library's ERR_METADATA_CORRUPT, with the file's name in DIR. */
+export interface CorruptionJson {
   readonly code: 'ERR_METADATA_CORRUPT';
   readonly file: string;
   readonly offset: number;
@@ -71,19 +72,19 @@ export interface LogJson {
   readonly damage: readonly DamagedRange[];
 }
 
+/** What inspect (and dump, verify) report about a directory; the envelope adds `dir`. */
 export interface DirectoryJson {
-  readonly dir: string;
   readonly kind: DirectoryKind;
   readonly verdict: Verdict;
   readonly state: StateJson | null;
-  readonly error: ErrorJson | null;
+  readonly corruption: CorruptionJson | null;
   readonly snapshot: SnapshotJson | null;
   readonly logs: readonly LogJson[];
-  readonly lock: LockStatus;
+  readonly lock: LockJson;
   readonly otherFiles: readonly string[];
 }
 
-export function errorJson(dir: string, error: CorruptionInfo | undefined): ErrorJson | null {
+export function corruptionJson(dir: string, error: CorruptionInfo | undefined): CorruptionJson | null {
   if (error === undefined) return null;
   return {
     code: 'ERR_METADATA_CORRUPT',
@@ -137,17 +138,27 @@ export function logJson(log: ExaminedLog): LogJson {
   };
 }
 
-export function directoryJson(exam: Examination): DirectoryJson {
+/** What a node loads, or null when it refuses to start (or there is nothing). */
+export function stateJson(exam: Examination): StateJson | null {
   const recovered = exam.recovered;
+  return recovered
+    ? {
+        currentTerm: recovered.state.currentTerm,
+        votedFor: recovered.state.votedFor,
+        lastSeq: recovered.lastSeq,
+      }
+    : null;
+}
+
+export function directoryJson(exam: Examination): DirectoryJson {
   return {
-    dir: resolve(exam.dir),
     kind: exam.kind,
     verdict: exam.verdict,
-    state: recovered ? { ...recovered.state, lastSeq: recovered.lastSeq } : null,
-    error: errorJson(exam.dir, exam.error),
+    state: stateJson(exam),
+    corruption: corruptionJson(exam.dir, exam.error),
     snapshot: snapshotJson(exam.snapshot),
     logs: exam.logs.map(logJson),
-    lock: exam.lock,
+    lock: lockJson(exam.lock),
     otherFiles: exam.otherNames,
   };
 }

@@ -5,10 +5,11 @@ import { MetadataManager } from '../../manager.js';
 import { examineDirectory } from '../../repair.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
+import { lockJson, type RefusalJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
-import { labelled, millis, stateText } from '../format.js';
-import { printJson } from '../io.js';
-import { notMetadataText } from '../report.js';
+import { labelled, millis, ownerText, stateText } from '../format.js';
+import { RUN } from '../help.js';
+import { notMetadataText, stateJson } from '../report.js';
 
 interface CompactionEvent {
   readonly dir: string;
@@ -28,18 +29,27 @@ function fileNames(exam: Awaited<ReturnType<typeof examineDirectory>>): string[]
 export async function compact(ctx: CommandContext): Promise<number> {
   const dir = ctx.dir;
   const before = await examineDirectory(ctx.fs, dir);
+  const beforeFiles = fileNames(before);
+  /** The document's fields when nothing was compacted. */
+  const nothing = {
+    before: { verdict: before.verdict, files: beforeFiles },
+    after: null,
+    removed: [],
+    created: [],
+    compactions: [],
+    stats: null,
+    lock: lockJson(before.lock),
+  };
+  const refuse = (code: number, refusal: RefusalJson): number => {
+    if (ctx.json) ctx.emit(code, { ...nothing, refusal });
+    else ctx.io.err(`raft-metadata compact: ${refusal.message}`);
+    return code;
+  };
   if (before.verdict === 'not-metadata') {
-    const why = `not a metadata directory: ${notMetadataText(before)}. compact never creates one.`;
-    if (ctx.json)
-      printJson(ctx.io, {
-        command: 'compact',
-        dir: resolve(dir),
-        ok: false,
-        exitCode: EXIT.notMetadata,
-        error: why,
-      });
-    else ctx.io.err(`raft-metadata compact: ${why}`);
-    return EXIT.notMetadata;
+    return refuse(EXIT.notMetadata, {
+      reason: 'not-metadata',
+      message: `not a metadata directory: ${notMetadataText(before)}. compact never creates one.`,
+    });
   }
 
   const events: CompactionEvent[] = [];
@@ -58,32 +68,20 @@ export async function compact(ctx: CommandContext): Promise<number> {
     }
   } catch (err) {
     if (err instanceof LockedError) {
-      const holder = err.pid === undefined ? 'another process' : `live process ${err.pid}`;
-      const why = `refusing: ${resolve(dir)} is locked by ${holder} (ERR_METADATA_LOCKED). A running node compacts by itself; stop it first for an offline compaction.`;
-      if (ctx.json)
-        printJson(ctx.io, {
-          command: 'compact',
-          dir: resolve(dir),
-          ok: false,
-          exitCode: EXIT.locked,
-          error: why,
-          pid: err.pid ?? null,
-        });
-      else ctx.io.err(`raft-metadata compact: ${why}`);
-      return EXIT.locked;
+      const lock = lockJson(
+        err.owner === undefined ? { state: 'held' } : { state: 'held', owner: err.owner },
+      );
+      return refuse(EXIT.locked, {
+        reason: 'locked',
+        message: `refusing: ${resolve(dir)} is locked by ${ownerText(err.owner)} (ERR_METADATA_LOCKED). A running node compacts by itself; stop it first for an offline compaction.`,
+        lock,
+      });
     }
     if (err instanceof CorruptionError) {
-      const why = `${err.message} (ERR_METADATA_CORRUPT). compact does not repair: see \`raft-metadata verify ${dir}\` and \`raft-metadata repair ${dir}\`.`;
-      if (ctx.json)
-        printJson(ctx.io, {
-          command: 'compact',
-          dir: resolve(dir),
-          ok: false,
-          exitCode: EXIT.corrupt,
-          error: why,
-        });
-      else ctx.io.err(`raft-metadata compact: ${why}`);
-      return EXIT.corrupt;
+      return refuse(EXIT.corrupt, {
+        reason: 'corrupt',
+        message: `${err.message} (ERR_METADATA_CORRUPT). compact does not repair: see \`${RUN} verify ${dir}\` and \`${RUN} repair ${dir}\`.`,
+      });
     }
     throw err;
   } finally {
@@ -91,24 +89,25 @@ export async function compact(ctx: CommandContext): Promise<number> {
   }
 
   const after = await examineDirectory(ctx.fs, dir);
-  const beforeFiles = fileNames(before);
   const afterFiles = fileNames(after);
   const removed = beforeFiles.filter((n) => !afterFiles.includes(n));
   const created = afterFiles.filter((n) => !beforeFiles.includes(n));
-  const state = after.recovered ? { ...after.recovered.state, lastSeq: after.recovered.lastSeq } : null;
+  const state = stateJson(after);
   const durationMs = events.reduce((sum, e) => sum + e.durationMs, 0);
   if (ctx.json) {
-    printJson(ctx.io, {
-      command: 'compact',
-      dir: resolve(dir),
-      ok: true,
-      exitCode: EXIT.ok,
+    ctx.emit(EXIT.ok, {
       before: { verdict: before.verdict, files: beforeFiles },
       after: { verdict: after.verdict, state, files: afterFiles },
       removed,
       created,
-      compactions: events,
+      compactions: events.map((e) => ({
+        lastSeq: e.lastSeq,
+        durationMs: e.durationMs,
+        rotatedLog: e.rotatedLog,
+      })),
       stats,
+      lock: lockJson(before.lock),
+      refusal: null,
     });
     return EXIT.ok;
   }
@@ -132,8 +131,6 @@ export async function compact(ctx: CommandContext): Promise<number> {
     ],
   ];
   if (before.verdict === 'torn') rows.push(['note', 'the torn tail (never acknowledged) was dropped']);
-  if (before.lock.state === 'stale')
-    rows.push(['lock', `took over the stale LOCK (pid ${before.lock.pid} was not running)`]);
   ctx.io.out(labelled(rows));
   return EXIT.ok;
 }

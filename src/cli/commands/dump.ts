@@ -2,7 +2,6 @@ import { type ExaminedLog, examineDirectory } from '../../repair.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { corruptionText, plural, stateText, table, vote } from '../format.js';
-import { printJson } from '../io.js';
 import { directoryJson, kindName, logJson, notMetadataText, recordJson } from '../report.js';
 import { snapshotText } from './inspect.js';
 
@@ -64,27 +63,22 @@ function logTable(log: ExaminedLog): string {
 
 export async function dump(ctx: CommandContext): Promise<number> {
   const exam = await examineDirectory(ctx.fs, ctx.dir);
-  if (exam.verdict === 'not-metadata') {
-    if (ctx.json) printJson(ctx.io, { command: 'dump', ...directoryJson(exam), files: [] });
-    else ctx.io.err(`raft-metadata dump: not a metadata directory: ${notMetadataText(exam)}`);
-    return EXIT.notMetadata;
-  }
   const report = directoryJson(exam);
+  const code = exam.verdict === 'not-metadata' ? EXIT.notMetadata : EXIT.ok;
   if (ctx.json) {
-    printJson(ctx.io, {
-      command: 'dump',
-      dir: report.dir,
-      verdict: report.verdict,
-      state: report.state,
-      error: report.error,
-      snapshot: report.snapshot,
+    ctx.emit(code, {
+      ...report,
       logs: exam.logs.map((log) => ({
         ...logJson(log),
         validUntil: log.scanError ? log.scanError.offset : (log.scan?.end.offset ?? 0),
         records: log.records.map(recordJson),
       })),
     });
-    return EXIT.ok;
+    return code;
+  }
+  if (exam.verdict === 'not-metadata') {
+    ctx.io.err(`raft-metadata dump: not a metadata directory: ${notMetadataText(exam)}`);
+    return code;
   }
   const out: string[] = [];
   out.push(`snapshot  ${snapshotText(report.snapshot)}`);

@@ -3,7 +3,6 @@ import { examineDirectory, LOCK_FILE_NAME } from '../../repair.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { corruptionText, damageText, labelled, lockText, plural, stateText, vote } from '../format.js';
-import { printJson } from '../io.js';
 import { directoryJson, type LogJson, notMetadataText, type SnapshotJson } from '../report.js';
 
 export const VERDICT_TEXT = {
@@ -65,7 +64,7 @@ export async function inspect(ctx: CommandContext): Promise<number> {
   const report = directoryJson(exam);
   const code = exam.verdict === 'not-metadata' ? EXIT.notMetadata : EXIT.ok;
   if (ctx.json) {
-    printJson(ctx.io, { command: 'inspect', ...report });
+    ctx.emit(code, { ...report });
     return code;
   }
   if (exam.verdict === 'not-metadata') {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { LockedError } from '../../errors.js';
-import { acquireLock, type DirectoryLock } from '../../lock.js';
+import { acquireLock, type DirectoryLock, type LockOwner } from '../../lock.js';
 import {
   applyRepair,
   type Examination,
@@ -13,10 +13,11 @@ import {
 } from '../../repair.js';
 import { integerOption } from '../args.js';
 import type { CommandContext } from '../context.js';
+import { errorJson, type LockJson, lockJson, type RefusalJson } from '../document.js';
 import { EXIT, PLAN_ONLY } from '../exit-codes.js';
-import { bytes, corruptionText, labelled, lockText, stateText, vote } from '../format.js';
-import { printJson } from '../io.js';
-import { errorJson, notMetadataText } from '../report.js';
+import { bytes, corruptionText, labelled, lockText, ownerText, stateText, vote } from '../format.js';
+import { RUN } from '../help.js';
+import { corruptionJson, notMetadataText } from '../report.js';
 import { verifyLines } from './verify.js';
 
 function planSteps(plan: RepairPlan): string[] {
@@ -35,13 +36,13 @@ function beforeText(plan: RepairPlan, exam: Examination): string {
   return `a node refuses to start${exam.error ? ` (${corruptionText(exam.dir, exam.error)})` : ''}`;
 }
 
+/** The plan's fields of the document (one shape on every exit path). */
 function planJson(plan: RepairPlan, exam: Examination) {
   return {
-    dir: resolve(plan.dir),
     verdict: plan.verdict,
     strategy: plan.strategy,
     before: plan.before ?? null,
-    error: errorJson(exam.dir, exam.error),
+    corruption: corruptionJson(exam.dir, exam.error),
     after: plan.after ?? null,
     highestTerm: plan.highestTerm,
     highestSeq: plan.highestSeq,
@@ -50,6 +51,7 @@ function planJson(plan: RepairPlan, exam: Examination) {
     backupFiles: plan.backup,
     removeFiles: plan.remove,
     reasons: plan.reasons,
+    warnings: plan.warnings.map((message) => ({ code: 'min-term-overridden', message })),
   };
 }
 
@@ -74,14 +76,17 @@ function printPlan(ctx: CommandContext, plan: RepairPlan, exam: Examination): vo
     }
     rows.push(['why', plan.reasons.map((r) => `- ${r}`).join('\n')]);
   }
+  for (const warning of plan.warnings) rows.push(['WARNING', warning]);
   rows.push(['lock', lockText(exam.lock)]);
   ctx.io.out(labelled(rows));
 }
 
-function lockRefusal(dir: string, pid: number | undefined): string {
-  const who = pid === undefined ? 'another process' : `live process ${pid}`;
-  return `refusing: ${resolve(dir)} is locked by ${who} (ERR_METADATA_LOCKED). Stop the node that uses it, then run repair again. Nothing was changed.`;
+function lockRefusal(dir: string, owner: LockOwner | undefined): string {
+  return `refusing: ${resolve(dir)} is locked by ${ownerText(owner)} (ERR_METADATA_LOCKED). Stop the node that uses it, then run repair again. Nothing was changed.`;
 }
+
+const NEEDS_MIN_TERM = 'Refused: rerun with --min-term N (see above). Nothing was changed.';
+const NO_TERM_LEFT = 'Refused: no safe new term exists. Nothing was changed.';
 
 export async function repair(ctx: CommandContext): Promise<number> {
   const dir = ctx.dir;
@@ -91,113 +96,152 @@ export async function repair(ctx: CommandContext): Promise<number> {
     bumpTerm: ctx.values['bump-term'] === true,
   };
   const yes = ctx.values.yes === true;
+  const request = { yes, minTerm: minTerm ?? null, bumpTerm: options.bumpTerm === true };
   const say = (text: string): void => {
     if (!ctx.json) ctx.io.out(text);
   };
-  const fail = (code: number, message: string, extra: Record<string, unknown> = {}): number => {
-    if (ctx.json)
-      printJson(ctx.io, {
-        command: 'repair',
-        dir: resolve(dir),
-        applied: false,
-        exitCode: code,
-        message,
-        ...extra,
+  /** Ends the command: the document (JSON) or the last words (text). */
+  const done = (
+    code: number,
+    plan: RepairPlan,
+    exam: Examination,
+    lock: LockJson,
+    message: string,
+    extra: {
+      refusal?: RefusalJson;
+      result?: Record<string, unknown>;
+      error?: Record<string, unknown>;
+      stream?: 'out' | 'err';
+    } = {},
+  ): number => {
+    if (ctx.json) {
+      ctx.emit(code, {
+        ...request,
+        applied: extra.result !== undefined,
+        message: message.trim(),
+        ...planJson(plan, exam),
+        lock,
+        refusal: extra.refusal ?? null,
+        result: extra.result ?? null,
+        ...(extra.error ? { error: extra.error } : {}),
       });
-    else ctx.io.err(`raft-metadata repair: ${message}`);
+    } else if (extra.stream === 'err') {
+      ctx.io.err(`raft-metadata repair: ${message}`);
+    } else {
+      say(message);
+    }
     return code;
   };
 
   const first = await examineDirectory(ctx.fs, dir);
+  const firstPlan = planRepair(first, options);
   if (first.verdict === 'not-metadata') {
-    return fail(EXIT.notMetadata, `not a metadata directory: ${notMetadataText(first)}. Nothing to repair.`);
+    const message = `not a metadata directory: ${notMetadataText(first)}. Nothing to repair.`;
+    return done(EXIT.notMetadata, firstPlan, first, lockJson(first.lock), message, {
+      refusal: { reason: 'not-metadata', message },
+      stream: 'err',
+    });
   }
+
+  const refusalFor = (plan: RepairPlan): RefusalJson | undefined => {
+    if (plan.needsMinTerm) return { reason: 'needs-min-term', message: NEEDS_MIN_TERM };
+    if (plan.strategy !== 'none' && plan.after === undefined)
+      return { reason: 'no-term-left', message: NO_TERM_LEFT };
+    return undefined;
+  };
 
   if (!yes) {
-    const plan = planRepair(first, options);
+    const plan = firstPlan;
     const code = exitForPlan(plan, first.lock);
-    if (ctx.json) {
-      printJson(ctx.io, {
-        command: 'repair',
-        applied: false,
-        exitCode: code,
-        ...planJson(plan, first),
-        lock: first.lock,
-      });
-      return code;
+    if (!ctx.json) printPlan(ctx, plan, first);
+    const lock = lockJson(first.lock);
+    if (plan.strategy === 'none') return done(code, plan, first, lock, 'Nothing to repair.');
+    if (code === EXIT.locked) {
+      const message = lockRefusal(dir, first.lock.state === 'held' ? first.lock.owner : undefined);
+      return done(code, plan, first, lock, `\n${message}`, { refusal: { reason: 'locked', message, lock } });
     }
-    printPlan(ctx, plan, first);
-    if (plan.strategy === 'none') say('Nothing to repair.');
-    else if (first.lock.state === 'held') say(`\n${lockRefusal(dir, first.lock.pid)}`);
-    else if (plan.needsMinTerm) say('\nRefused: rerun with --min-term N (see above). Nothing was changed.');
-    else if (plan.after === undefined) say('\nRefused: no safe new term exists. Nothing was changed.');
-    else say(`\nNothing was changed. Run again with --yes to apply: raft-metadata repair --yes ${dir}`);
-    return code;
+    const refusal = refusalFor(plan);
+    if (refusal) return done(code, plan, first, lock, `\n${refusal.message}`, { refusal });
+    return done(
+      code,
+      plan,
+      first,
+      lock,
+      `\nNothing was changed. Run again with --yes to apply: ${RUN} repair --yes ${[
+        ...(minTerm === undefined ? [] : [`--min-term ${minTerm}`]),
+        ...(options.bumpTerm ? ['--bump-term'] : []),
+        dir,
+      ].join(' ')}`,
+    );
   }
 
-  if (first.lock.state === 'held')
-    return fail(EXIT.locked, lockRefusal(dir, first.lock.pid), { lock: first.lock });
-  let lock: DirectoryLock;
+  const locked = (owner: LockOwner | undefined, lock: LockJson): number => {
+    const message = lockRefusal(dir, owner);
+    return done(EXIT.locked, firstPlan, first, lock, message, {
+      refusal: { reason: 'locked', message, lock },
+      stream: 'err',
+    });
+  };
+  if (first.lock.state === 'held') return locked(first.lock.owner, lockJson(first.lock));
+  let held: DirectoryLock;
   try {
-    lock = await acquireLock(ctx.fs, dir);
+    held = await acquireLock(ctx.fs, dir);
   } catch (err) {
-    if (err instanceof LockedError) return fail(EXIT.locked, lockRefusal(dir, err.pid));
+    if (err instanceof LockedError)
+      return locked(err.owner, lockJson(err.owner ? { state: 'held', owner: err.owner } : { state: 'held' }));
     throw err;
   }
   try {
     // Examine again under the lock: nothing can change the directory from here on.
     const exam = await examineDirectory(ctx.fs, dir);
     const plan = planRepair(exam, options);
+    const lock = lockJson(exam.lock);
     if (!ctx.json) printPlan(ctx, plan, exam);
-    if (first.lock.state === 'stale' || first.lock.state === 'unreadable') {
-      say(`\nTook over the stale lock (${lockText(first.lock)}).`);
-    }
-    const code = exitForPlan(plan, { state: 'free' });
-    if (plan.strategy === 'none' || code !== PLAN_ONLY) {
-      if (ctx.json)
-        printJson(ctx.io, { command: 'repair', applied: false, exitCode: code, ...planJson(plan, exam) });
-      else if (plan.strategy === 'none') say('Nothing to repair.');
-      else say('\nRefused: rerun with --min-term N (see above). Nothing was changed.');
-      return code;
-    }
+    if (plan.strategy === 'none') return done(EXIT.ok, plan, exam, lock, 'Nothing to repair.');
+    const refusal = refusalFor(plan);
+    if (refusal) return done(EXIT.refused, plan, exam, lock, `\n${refusal.message}`, { refusal });
     let result: RepairResult;
     try {
       result = await applyRepair(ctx.fs, plan);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return fail(
-        EXIT.software,
-        `repair FAILED: ${message}. The backup folder (if created) holds the original files; run \`raft-metadata inspect ${dir}\`.`,
-        { ...planJson(plan, exam) },
+      const message = `repair FAILED: ${err instanceof Error ? err.message : String(err)}. The backup folder (if created) holds the original files; run \`${RUN} inspect ${dir}\`.`;
+      return done(EXIT.software, plan, exam, lock, message, {
+        error: { ...errorJson(err, 'ERR_REPAIR_FAILED'), message },
+        stream: 'err',
+      });
+    }
+    const state = {
+      currentTerm: result.recovered.state.currentTerm,
+      votedFor: result.recovered.state.votedFor,
+      lastSeq: result.recovered.lastSeq,
+    };
+    const copiedBytes = result.copied.reduce((sum, c) => sum + c.bytes, 0);
+    if (!ctx.json) {
+      ctx.io.out(
+        `\n${labelled([
+          ['backup', `${result.backupDir} (${result.copied.length} files, ${bytes(copiedBytes)})`],
+          ['removed', result.removed.length > 0 ? result.removed.join(', ') : 'nothing'],
+          ['after', `a node loads ${stateText(state)} (checked by loading the directory again)`],
+        ])}`,
       );
     }
-    const state = { ...result.recovered.state, lastSeq: result.recovered.lastSeq };
-    if (ctx.json) {
-      printJson(ctx.io, {
-        command: 'repair',
-        applied: true,
-        exitCode: EXIT.ok,
-        ...planJson(plan, exam),
+    return done(
+      EXIT.ok,
+      plan,
+      exam,
+      lock,
+      'REPAIRED. The node can start again. Keep the backup until the node has rejoined its cluster.',
+      {
         result: {
           backupDir: result.backupDir,
           copied: result.copied,
           removed: result.removed,
           state,
         },
-      });
-      return EXIT.ok;
-    }
-    const copiedBytes = result.copied.reduce((sum, c) => sum + c.bytes, 0);
-    ctx.io.out(
-      `\n${labelled([
-        ['backup', `${result.backupDir} (${result.copied.length} files, ${bytes(copiedBytes)})`],
-        ['removed', result.removed.length > 0 ? result.removed.join(', ') : 'nothing'],
-        ['after', `a node loads ${stateText(state)} (checked by loading the directory again)`],
-      ])}\nREPAIRED. The node can start again. Keep the backup until the node has rejoined its cluster.`,
+      },
     );
-    return EXIT.ok;
   } finally {
-    await lock.release();
+    await held.release();
   }
 }
 

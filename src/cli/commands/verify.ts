@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { type Examination, examineDirectory } from '../../repair.js';
+import { UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { corruptionText, damageText, plural, stateText, tailText } from '../format.js';
-import { printJson } from '../io.js';
+import { corruptionText, damageText, ownerText, plural, stateText, tailText } from '../format.js';
+import { RUN } from '../help.js';
 import { directoryJson, notMetadataText } from '../report.js';
 
 const CODES = {
@@ -36,7 +37,7 @@ export function verifyLines(exam: Examination): string[] {
       lines.push(`TORN TAIL (recoverable) in ${resolve(dir)}: ${torn[0] ?? ''}`, ...torn.slice(1));
       lines.push(
         'A crash cut the last write short before its fdatasync returned: none of it was acknowledged, nothing is lost.',
-        `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`raft-metadata compact ${dir}\` does it now.`,
+        `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`${RUN} compact ${dir}\` does it now.`,
       );
       break;
     }
@@ -59,35 +60,34 @@ export function verifyLines(exam: Examination): string[] {
           lines.push(`${log.name}: ${plural(after, 'readable record')} at or after the damage, never loaded`);
       }
       lines.push(
-        `Next: \`raft-metadata dump ${dir}\` to see every readable record, \`raft-metadata repair ${dir}\` for a safe way out (it prints its plan first).`,
+        `Next: \`${RUN} dump ${dir}\` to see every readable record, \`${RUN} repair ${dir}\` for a safe way out (it prints its plan first).`,
       );
       break;
     }
   }
   if (exam.lock.state === 'held') {
     lines.push(
-      `Note: pid ${exam.lock.pid} holds the lock (a running node?); a write in flight can look like a torn tail.`,
+      `Note: ${ownerText(exam.lock.owner)} holds the lock (a running node?); a write in flight can look like a torn tail.`,
     );
   }
   return lines;
 }
 
 export async function verify(ctx: CommandContext): Promise<number> {
+  if (ctx.values.quiet === true && ctx.json)
+    throw new UsageError('--quiet and --json exclude each other', 'verify');
   const exam = await examineDirectory(ctx.fs, ctx.dir);
   const code = CODES[exam.verdict];
   if (ctx.values.quiet === true) return code;
   const lines = verifyLines(exam);
   if (ctx.json) {
     const report = directoryJson(exam);
-    printJson(ctx.io, {
-      command: 'verify',
-      dir: report.dir,
-      result: exam.verdict,
-      exitCode: code,
+    ctx.emit(code, {
+      verdict: exam.verdict,
       message: lines.join('\n'),
       state: report.state,
-      error: report.error,
-      torn: report.logs.filter((l) => l.tail.kind === 'torn').map((l) => ({ file: l.name, ...l.tail })),
+      corruption: report.corruption,
+      logs: report.logs,
       lock: report.lock,
     });
     return code;
