@@ -320,6 +320,9 @@ export class MetadataManager {
       await ensureDirectory(this.#fs, this.#dir);
       this.#lock = await acquireLock(this.#fs, this.#dir);
       const recovered = await recoverDirectory(this.#fs, this.#dir);
+      // The directory is sound: only now does LOCK's text name this owner (for people and the
+      // CLI; ownership is the kernel lock taken above). A refused open leaves the old text.
+      await this.#lock.announce();
       // The directory is sound: name this process in LOCK (for people; the kernel lock decides).
       await this.#lock.announce();
       // What recovery saw may be known only to the page cache: a process killed after a rename,
