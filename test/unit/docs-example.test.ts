@@ -1,17 +1,11 @@
 // The example of docs/testing.md, verbatim except for the import paths (the package imports
-// itself as 'raft-metadata' only once built and installed) and fastTimeouts(), which fires the
-// lock's 10 ms waits at once (see the tips in docs/testing.md).
+// itself as 'raft-metadata' only once built and installed) and the formatting. No fake timers: a
+// crash of the simulated disk releases the directory's lock, so nothing waits on the clock.
+// test/package/fresh-project.test.ts runs the doc's own text in a freshly installed project.
 import fc from 'fast-check';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { MetadataManager } from '../../src/index.js';
 import { crashScheduleArbitrary, SimulatedDisk } from '../../src/testing/index.js';
-import { fastTimeouts } from '../fast-timers.js';
-
-let restore: (() => void) | undefined;
-beforeEach(() => {
-  restore = fastTimeouts();
-});
-afterEach(() => restore?.());
 
 /** The code under test: a Raft node's RequestVote handler, on top of raft-metadata. */
 async function handleRequestVote(
