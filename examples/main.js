@@ -1,5 +1,7 @@
-// The main example (`npm start`): the seed tutorial's scenario step by step, then a process killed
-// with SIGKILL right after acknowledged updates, to show that none of them is lost.
+// The main example (`npm start`): a Raft node's term and vote kept with raft-metadata, step by
+// step: open a metadata directory, make durable updates, compact, read the state back, see Raft's
+// rules refused, the constructor form (for code written against a `new MetadataManager(meta, ms)`
+// API), then a process killed with SIGKILL right after acknowledged updates: none of them is lost.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,35 +13,29 @@ const dir = join(root, 'node-1');
 const step = (n, text) => console.log(`\n${n}. ${text}`);
 
 try {
-  step(1, `Metadata.load("${dir}") on a directory that does not exist yet`);
-  const meta = await Metadata.load(dir);
-  console.log(`   currentTerm=${meta.currentTerm} votedFor=${meta.votedFor} (fresh state)`);
+  step(1, `await MetadataManager.open("${dir}"): creates and locks the directory, recovers, ready`);
+  const manager = await MetadataManager.open(dir);
+  const fresh = manager.get();
+  console.log(`   currentTerm=${fresh.currentTerm} votedFor=${fresh.votedFor} (a new node: term 0, no vote)`);
 
-  step(2, 'new MetadataManager(meta, 1000): opens and locks the directory, flushes every second');
-  const manager = new MetadataManager(meta, 1000);
-
-  step(3, 'await updateCurrentTerm(5); await updateVotedFor(101)');
+  step(2, 'await updateCurrentTerm(5); await updateVotedFor(101)');
   await manager.updateCurrentTerm(5);
   await manager.updateVotedFor(101);
   const now = manager.get();
   console.log(
-    `   get(): currentTerm=${now.currentTerm} votedFor=${now.votedFor} (no sleep: each await returned after fdatasync)`,
+    `   get(): currentTerm=${now.currentTerm} votedFor=${now.votedFor} (each await returned after fdatasync: safe to answer the candidate now)`,
   );
   const stats = manager.stats();
   console.log(`   stats: ${stats.fsyncs} fsyncs, ${stats.bytesAppended} bytes appended to the log`);
 
-  step(4, 'await sync(): the log is compacted into the snapshot');
+  step(3, 'await sync(): the log is compacted into the snapshot');
   await manager.sync();
   console.log(`   files: ${(await readdir(dir)).sort().join(', ')}`);
   console.log(
     `   ${Metadata.genMetadataFilepath(dir)}: ${(await readFile(Metadata.genMetadataFilepath(dir), 'utf8')).trim()}`,
   );
 
-  step(5, 'Metadata.load(dir) again');
-  const loaded = await Metadata.load(dir);
-  console.log(`   currentTerm=${loaded.currentTerm} votedFor=${loaded.votedFor} (from disk)`);
-
-  step(6, "Raft's rules are enforced");
+  step(4, "Raft's rules are enforced (a refused update changes nothing)");
   for (const [what, call] of [
     ['updateVotedFor(7) in the same term', () => manager.updateVotedFor(7)],
     ['updateCurrentTerm(4)', () => manager.updateCurrentTerm(4)],
@@ -50,7 +46,22 @@ try {
       (err) => console.log(`   ${what}: refused with ${err.code}`),
     );
   }
+
+  step(5, 'await close(), then Metadata.load(dir): the saved state, read without writing anything');
   await manager.close();
+  const loaded = await Metadata.load(dir);
+  console.log(`   currentTerm=${loaded.currentTerm} votedFor=${loaded.votedFor} (from disk)`);
+
+  step(6, 'The constructor form, for code written against new MetadataManager(metadata, flushIntervalMs)');
+  // Same manager; it opens in the background and an error there surfaces on the first awaited call.
+  // MetadataManager.open is the recommended form: it reports such errors before you use the manager.
+  const meta = await Metadata.load(dir);
+  const legacy = new MetadataManager(meta, 1000);
+  await legacy.updateCurrentTerm(6);
+  console.log(
+    `   new MetadataManager(meta, 1000), then updateCurrentTerm(6): get().currentTerm=${legacy.get().currentTerm}`,
+  );
+  await legacy.close();
 
   step(7, 'SIGKILL right after acknowledged updates');
   const crashDir = join(root, 'node-2');
@@ -74,14 +85,30 @@ try {
     });
     child.on('close', resolve);
   });
-  console.log(`   the child printed "acked ${lastAck}" and was killed with SIGKILL (no close, no sync)`);
+  console.log(
+    '   a child raised its term one update at a time, printing "acked N" once each update resolved',
+  );
+  console.log(`   its last line was "acked ${lastAck}" when SIGKILL stopped it (no close, no sync)`);
   const recovered = await Metadata.load(crashDir);
   const ok = recovered.currentTerm >= lastAck;
-  console.log(
-    `   Metadata.load after the kill: currentTerm=${recovered.currentTerm} (>= ${lastAck}: ${ok ? 'nothing acknowledged was lost' : 'LOST UPDATES'})`,
-  );
+  console.log(`   Metadata.load after the kill: currentTerm=${recovered.currentTerm}`);
+  if (!ok) {
+    console.log(`   LOST UPDATES: ${lastAck} was acknowledged`);
+  } else if (recovered.currentTerm === lastAck) {
+    console.log(`   = ${lastAck}, the last acknowledged term: nothing acknowledged was lost`);
+  } else {
+    console.log(
+      `   > ${lastAck}, and nothing acknowledged was lost: term ${recovered.currentTerm} was submitted and`,
+    );
+    console.log('   to the log, but the child died before it saw the acknowledgement. Raft allows this:');
+    console.log(
+      '   the state after a crash is the last acknowledged one or a later submitted one, never older',
+    );
+  }
   const reopened = await MetadataManager.open(crashDir);
-  console.log(`   a new manager takes over the stale lock and resumes at term ${reopened.get().currentTerm}`);
+  console.log(
+    `   MetadataManager.open takes over the dead process's lock and resumes at term ${reopened.get().currentTerm}`,
+  );
   await reopened.close();
   if (!ok) process.exitCode = 1;
 } finally {
