@@ -46,7 +46,12 @@ function runOne({ name, bin, args }) {
       return;
     }
     const started = performance.now();
-    const child = spawn(bin, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // NO_COLOR: Deno colours its error output even into a pipe.
+    const child = spawn(bin, args, {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let version = '';
     let summary = '';
     const prefix = (stream, out) => {

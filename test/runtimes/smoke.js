@@ -109,12 +109,20 @@ check(
   async () => {
     const dir = join(work, 'sigkill');
     let lastAck = 0;
+    let probe; // an open in this process while the child owns the directory: refused by the lock
     const result = await run(join(here, 'sigkill-child.js'), [dir], {
       onLine(line, child) {
         const match = /^acked (\d+)$/.exec(line);
         if (match === null) return;
         lastAck = Math.max(lastAck, Number(match[1]));
-        if (lastAck >= 50 && !child.killed) child.kill('SIGKILL');
+        if (lastAck >= 50 && probe === undefined) {
+          probe = MetadataManager.open(dir)
+            .then(
+              (manager) => manager.close().then(() => 'opened'),
+              (err) => err.code,
+            )
+            .finally(() => child.kill('SIGKILL'));
+        }
       },
     });
     assert.equal(
@@ -122,6 +130,7 @@ check(
       'SIGKILL',
       `child ended with ${result.code}/${result.signal}: ${result.stderr}`,
     );
+    assert.equal(await probe, 'ERR_METADATA_LOCKED', 'an open while another process owns the directory');
     assert.ok(lastAck >= 50, `the child acknowledged ${lastAck} updates`);
     const loaded = await Metadata.load(dir);
     // At least the last acknowledged term; more if an update was submitted but not yet acknowledged.
