@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
@@ -28,7 +28,7 @@ function probe(): string | undefined {
   return undefined;
 }
 const unavailable = probe();
-if (unavailable !== undefined) console.warn(`lock-pidns.test.ts skipped: ${unavailable}`);
+if (unavailable !== undefined) console.warn(`lock-namespaces.test.ts skipped: ${unavailable}`);
 
 const drivers: Driver[] = [];
 /** A driver that is pid 1 in a PID namespace of its own. */
@@ -91,6 +91,78 @@ describe.skipIf(unavailable !== undefined)(
       await second.ok({ op: 'open', as: 'b', path: dir });
       expect((await second.ok({ op: 'get', as: 'b' })).state).toEqual([3, 0]);
       await second.ok({ op: 'close', as: 'b' });
+    });
+  },
+);
+
+/**
+ * "Another mount of the same file system": two containers usually see a shared volume through bind
+ * mounts, so the same directory has different paths (and a different mount) in each. A node in its
+ * own mount namespace sees directory A at path B (`mount --bind A B`, invisible outside).
+ */
+function bindPrefix(a: string, b: string): string[] {
+  return [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+    'sh',
+    a,
+    b,
+  ];
+}
+
+function probeBind(): string | undefined {
+  const a = join(tempDir(), 'a');
+  const b = join(tempDir(), 'b');
+  mkdirSync(a);
+  mkdirSync(b);
+  writeFileSync(join(a, 'marker'), '');
+  const [command, ...args] = bindPrefix(a, b);
+  const run = spawnSync(
+    command as string,
+    [...args, process.execPath, '-p', `require('node:fs').existsSync(${JSON.stringify(join(b, 'marker'))})`],
+    {
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
+  if (run.error !== undefined) return `unshare cannot run: ${run.error.message}`;
+  if (run.status !== 0)
+    return `unshare --mount with mount --bind fails (exit ${run.status}): ${run.stderr.trim()}`;
+  if (run.stdout.trim() !== 'true') return 'the bind mount is not visible in the namespace';
+  if (existsSync(join(b, 'marker'))) return 'the bind mount leaked out of its mount namespace';
+  return undefined;
+}
+const noBind = probeBind();
+if (noBind !== undefined) console.warn(`lock-namespaces.test.ts, bind mounts skipped: ${noBind}`);
+
+describe.skipIf(noBind !== undefined)(
+  `A bind mount of the directory${noBind ? ` (skipped: ${noBind})` : ''}`,
+  () => {
+    it('refuses a node that reaches the held directory through a bind mount in another mount namespace', async () => {
+      const a = join(tempDir(), 'meta');
+      const b = join(tempDir(), 'elsewhere');
+      mkdirSync(a);
+      mkdirSync(b);
+      const host = startDriver();
+      const bound = startDriver(bindPrefix(a, b));
+      drivers.push(host, bound);
+      await host.ok({ op: 'open', as: 'a', path: a });
+      await host.ok({ op: 'term', as: 'a', term: 8 });
+      await host.ok({ op: 'vote', as: 'a', id: 5 });
+      // The namespace sees the same directory at b.
+      expect((await bound.ok({ op: 'load', path: b })).state).toEqual([8, 5]);
+      expect(await bound.send({ op: 'open', as: 'b', path: b })).toMatchObject(LOCKED);
+      await host.ok({ op: 'close', as: 'a' });
+      await bound.ok({ op: 'open', as: 'b', path: b });
+      expect(await host.send({ op: 'open', as: 'a', path: a })).toMatchObject(LOCKED);
+      await bound.ok({ op: 'term', as: 'b', term: 9 });
+      await bound.ok({ op: 'close', as: 'b' });
+      expect((await host.ok({ op: 'load', path: a })).state).toEqual([9, 0]);
     });
   },
 );
