@@ -1,4 +1,5 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata } from '../../src/index.js';
@@ -6,7 +7,6 @@ import {
   cli,
   cliJson,
   contents,
-  deadPid,
   flipByte,
   HISTORY,
   holdOpen,
@@ -25,7 +25,7 @@ describe.concurrent('compact', () => {
     expect(stdout).toMatch(/state\s+term 7, vote 1, last seq 6/);
     expect(stdout).toMatch(/removed\s+log-0000000000000003.wal/);
     expect(stdout).toMatch(/created\s+log-0000000000000007.wal/);
-    expect(readdirSync(dir).sort()).toEqual(['log-0000000000000007.wal', 'metadata.json']);
+    expect(readdirSync(dir).sort()).toEqual(['LOCK', 'log-0000000000000007.wal', 'metadata.json']);
     const loaded = await Metadata.load(dir);
     expect([loaded.currentTerm, loaded.votedFor]).toEqual([7, 1]);
     // Again: nothing to do.
@@ -69,25 +69,33 @@ describe.concurrent('compact', () => {
       const { code, stderr, stdout } = await cli('compact', dir);
       expect(code).toBe(4);
       expect(stdout).toBe('');
-      expect(stderr).toContain(`is locked by live process ${holder.pid} (ERR_METADATA_LOCKED)`);
+      expect(stderr).toContain(`is locked by pid ${holder.pid} on host ${hostname()} since `);
+      expect(stderr).toContain('(ERR_METADATA_LOCKED)');
+      const refused = await cliJson('compact', dir);
+      expect(refused.code).toBe(4);
+      // The same lock shape as everywhere else (it used to be a string and a pid).
+      expect(refused.json).toMatchObject({
+        ok: false,
+        exitCode: 4,
+        after: null,
+        refusal: {
+          reason: 'locked',
+          lock: { state: 'held', owner: { pid: holder.pid, hostname: hostname() } },
+        },
+      });
       expect(contents(dir)).toEqual(before);
     } finally {
       await holder.stop();
     }
   });
 
-  it('refuses for a LOCK naming a live pid, takes over a stale one', async () => {
+  it('goes ahead after the holder was killed (its LOCK file names it, nobody holds the lock)', async () => {
     const dir = await makeDirectory(HISTORY);
-    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
-    const refused = await cliJson('compact', dir);
-    expect(refused.code).toBe(4);
-    expect(refused.json).toMatchObject({ ok: false, exitCode: 4, pid: process.pid });
-    const dead = await deadPid();
-    writeFileSync(join(dir, 'LOCK'), `${dead}\n`);
-    const { code, stdout } = await cli('compact', dir);
+    const holder = await holdOpen(dir);
+    await holder.kill();
+    const { code, json } = await cliJson('compact', dir);
     expect(code).toBe(0);
-    expect(stdout).toContain(`took over the stale LOCK (pid ${dead} was not running)`);
-    expect(readdirSync(dir)).not.toContain('LOCK');
+    expect(json.lock).toMatchObject({ state: 'free', lastOwner: { pid: holder.pid } });
   });
 
   it('exits 2 on a corrupt directory and changes nothing', async () => {

@@ -151,8 +151,13 @@ export function deadPid(): Promise<number> {
   });
 }
 
-/** A child process holding a manager open on `dir` (the built package, as a node would). */
-export async function holdOpen(dir: string): Promise<{ pid: number; stop(): Promise<void> }> {
+/**
+ * A child process holding a manager open on `dir` (the built package, as a node would). `stop`
+ * closes it cleanly; `kill` SIGKILLs it (its LOCK file stays, naming it, and the kernel lock goes).
+ */
+export async function holdOpen(
+  dir: string,
+): Promise<{ pid: number; stop(): Promise<void>; kill(): Promise<void> }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'hold-child.mjs'), dir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -173,6 +178,11 @@ export async function holdOpen(dir: string): Promise<{ pid: number; stop(): Prom
       new Promise((resolve) => {
         child.on('exit', () => resolve());
         child.stdin.end();
+      }),
+    kill: () =>
+      new Promise((resolve) => {
+        child.on('exit', () => resolve());
+        child.kill('SIGKILL');
       }),
   };
 }

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,6 +8,7 @@ import {
   contents,
   flipByte,
   HISTORY,
+  holdOpen,
   makeDirectory,
   newestLog,
   tempDir,
@@ -54,6 +56,7 @@ describe.concurrent('inspect', () => {
       kind: 'metadata',
       verdict: 'torn',
       state: { currentTerm: 7, votedFor: 1, lastSeq: 6 },
+      corruption: null,
       error: null,
       snapshot: {
         name: 'metadata.json',
@@ -77,8 +80,8 @@ describe.concurrent('inspect', () => {
           damage: [{ offset: 160, length: 32, nonZeroBytes: 10 }],
         },
       ],
-      lock: { state: 'free' },
-      otherFiles: [],
+      lock: { state: 'free', lastOwner: { pid: expect.any(Number) } },
+      otherFiles: ['LOCK'], // the library leaves it, naming its last owner
     });
   });
 
@@ -94,14 +97,26 @@ describe.concurrent('inspect', () => {
     expect(stdout).toContain('3 readable records in all, counting those after the damage');
   });
 
-  it('shows a held lock with its live pid, and a stale one', async () => {
+  it('shows who holds the lock (pid, host, since when), and who held it last', async () => {
     const dir = await makeDirectory(HISTORY);
-    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
-    const held = await cliJson('inspect', dir);
-    expect(held.json.lock).toEqual({ state: 'held', pid: process.pid });
-    writeFileSync(join(dir, 'LOCK'), '999999999\n');
+    const holder = await holdOpen(dir);
+    let since: string;
+    try {
+      const held = await cliJson('inspect', dir);
+      expect(held.json.lock).toEqual({
+        state: 'held',
+        owner: { pid: holder.pid, hostname: hostname(), startedAt: expect.any(String) },
+      });
+      since = (held.json.lock as { owner: { startedAt: string } }).owner.startedAt;
+      const { stdout } = await cli('inspect', dir);
+      expect(stdout).toMatch(
+        new RegExp(`lock\\s+held by pid ${holder.pid} on host ${hostname()} since ${since}\n`),
+      );
+    } finally {
+      await holder.stop();
+    }
     const { stdout } = await cli('inspect', dir);
-    expect(stdout).toContain('stale: LOCK names pid 999999999, which is not running');
+    expect(stdout).toContain(`free (last held by pid ${holder.pid} on host ${hostname()} since ${since})`);
   });
 
   it('exits 3 with a reason on stderr for a missing directory', async () => {
@@ -139,17 +154,18 @@ describe.concurrent('verify', () => {
     expect(code).toBe(2);
     expect(json).toMatchObject({
       command: 'verify',
-      result: 'corrupt',
+      verdict: 'corrupt',
       exitCode: 2,
       state: null,
-      error: {
+      corruption: {
         code: 'ERR_METADATA_CORRUPT',
         file: 'log-0000000000000003.wal',
         offset: 64,
         reason: 'record checksum mismatch, followed by a valid record (seq 5) at byte 96',
       },
-      torn: [],
+      error: null,
     });
+    expect(json.message).toContain('`npx raft-metadata repair '); // a command the user can run
     expect(json.message).toMatch(/^CORRUPT: log-0000000000000003.wal: corrupt at byte 64/);
   });
 
@@ -176,7 +192,7 @@ describe.concurrent('verify', () => {
     expect((await cli('verify', join(base, 'file'))).stdout).toContain('is not a directory');
     const empty = await cliJson('verify', join(base, 'empty'));
     expect(empty.code).toBe(3);
-    expect(empty.json).toMatchObject({ result: 'not-metadata', exitCode: 3 });
+    expect(empty.json).toMatchObject({ verdict: 'not-metadata', exitCode: 3 });
     expect(empty.json.message).toContain('it is empty');
     const other = await cli('verify', join(base, 'other'));
     expect(other.code).toBe(3);
@@ -190,10 +206,15 @@ describe.concurrent('verify', () => {
 
   it('notes a live lock holder (a write in flight can look torn)', async () => {
     const dir = await makeDirectory(HISTORY);
-    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
-    const { code, stdout } = await cli('verify', dir);
-    expect(code).toBe(0);
-    expect(stdout).toContain(`Note: pid ${process.pid} holds the lock`);
+    const holder = await holdOpen(dir);
+    try {
+      const { code, stdout } = await cli('verify', dir);
+      expect(code).toBe(0);
+      expect(stdout).toContain(`Note: pid ${holder.pid} on host ${hostname()} since `);
+      expect(stdout).toContain('holds the lock');
+    } finally {
+      await holder.stop();
+    }
   });
 });
 
@@ -283,6 +304,6 @@ describe.concurrent('dump', () => {
     const { json } = await cliJson('dump', dir2);
     const [log] = json.logs as { records: { seq: number; status: string }[] }[];
     expect(log?.records.at(-1)).toMatchObject({ seq: 7, status: 'rejected' });
-    expect(json.error).toMatchObject({ offset: 160, reason: 'second vote in term 7: 1 then 9' });
+    expect(json.corruption).toMatchObject({ offset: 160, reason: 'second vote in term 7: 1 then 9' });
   });
 });

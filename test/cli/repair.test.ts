@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
@@ -6,7 +7,6 @@ import {
   cli,
   cliJson,
   contents,
-  deadPid,
   flipByte,
   HISTORY,
   holdOpen,
@@ -84,7 +84,7 @@ describe.concurrent('repair', () => {
     }
     // The library ignores the backup folder: the directory verifies clean.
     expect((await cli('verify', dir)).code).toBe(0);
-    expect(readdirSync(dir).filter((n) => !n.startsWith('backup-'))).toEqual(['metadata.json']);
+    expect(readdirSync(dir).filter((n) => !n.startsWith('backup-'))).toEqual(['LOCK', 'metadata.json']);
     await expectFreshTerm(dir, 8);
   });
 
@@ -146,42 +146,75 @@ describe.concurrent('repair', () => {
     await expectFreshTerm(dir, 12);
   });
 
-  it('refuses while a node holds the directory open, and changes nothing', async () => {
-    const dir = await makeDirectory(HISTORY);
-    flipByte(newestLog(dir), 64 + 20);
-    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
-    const before = contents(dir);
-    const { code, stderr } = await cli('repair', '--yes', dir);
-    expect(code).toBe(4);
-    expect(stderr).toContain(`locked by live process ${process.pid} (ERR_METADATA_LOCKED)`);
-    expect(stderr).toContain('Nothing was changed');
-    const plan = await repairJson(dir);
-    expect(plan.code).toBe(4);
-    expect(contents(dir)).toEqual(before);
-  });
-
-  it('refuses while a real child process has a manager open', async () => {
+  it('refuses while a node holds the directory open (exit 4), with or without --yes, and changes nothing', async () => {
     const dir = await makeDirectory(HISTORY);
     const holder = await holdOpen(dir);
+    flipByte(newestLog(dir), 64 + 20); // under the running node (which does not read it again)
     try {
       const before = contents(dir);
-      const { code, stderr } = await cli('repair', '--yes', '--bump-term', dir);
+      const { code, stderr } = await cli('repair', '--yes', dir);
       expect(code).toBe(4);
-      expect(stderr).toContain(`locked by live process ${holder.pid}`);
+      expect(stderr).toContain(`locked by pid ${holder.pid} on host ${hostname()} since `);
+      expect(stderr).toContain('(ERR_METADATA_LOCKED)');
+      expect(stderr).toContain('Nothing was changed');
+      const plan = await repairJson(dir);
+      expect(plan.code).toBe(4);
+      const bump = await cli('repair', '--yes', '--bump-term', dir);
+      expect(bump.code).toBe(4);
       expect(contents(dir)).toEqual(before);
     } finally {
       await holder.stop();
     }
   });
 
-  it('takes over a stale lock and releases it afterwards', async () => {
+  it('goes ahead after the holder was killed, and releases the lock afterwards', async () => {
     const dir = await makeDirectory(HISTORY);
+    const holder = await holdOpen(dir);
+    await holder.kill();
     flipByte(newestLog(dir), 64 + 20);
-    writeFileSync(join(dir, 'LOCK'), `${await deadPid()}\n`);
     const { code, stdout } = await cli('repair', '--yes', dir);
     expect(code).toBe(0);
-    expect(stdout).toContain('Took over the stale lock');
-    expect(existsSync(join(dir, 'LOCK'))).toBe(false);
+    expect(stdout).toMatch(/lock\s+held by pid \d+ on host .* \(this command\)\n/);
+    expect(stdout).toContain('REPAIRED.');
+    const after = await cliJson('inspect', dir);
+    expect(after.json.lock).toMatchObject({ state: 'free' });
+  });
+
+  it('--min-term on a clean directory raises the term to it (the repair asked for)', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const plan = await cli('repair', '--min-term', '12', dir);
+    expect(plan.code).toBe(1);
+    expect(plan.stdout).toMatch(/after\s+term 12, vote none, last seq 6/);
+    expect(plan.stdout).toContain(
+      `Run again with --yes to apply: npx raft-metadata repair --yes --min-term 12 ${dir}`,
+    );
+    expect(plan.stdout).not.toContain('Nothing to repair');
+    const { code, stdout } = await cli('repair', '--yes', '--min-term', '12', dir);
+    expect(code).toBe(0);
+    expect(stdout).toContain('--min-term 12: moving to a new term of at least 12 with no vote');
+    expect(stdout).toContain('REPAIRED.');
+    await expectFreshTerm(dir, 12);
+  });
+
+  it('a --min-term not above the highest term seen: the term is the highest + 1, and it says so', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const { code, json } = await cliJson('repair', '--yes', '--min-term', '5', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      minTerm: 5,
+      after: { currentTerm: 8, votedFor: 0 },
+      warnings: [
+        {
+          code: 'min-term-overridden',
+          message: expect.stringContaining('--min-term 5 is not above the highest term seen (7'),
+        },
+      ],
+    });
+    await expectFreshTerm(dir, 8);
+    const text = await cli('repair', '--min-term', '3', dir);
+    expect(text.stdout).toMatch(
+      /WARNING\s+--min-term 3 is not above the highest term seen \(8,.*the repaired term is 9/,
+    );
   });
 
   it('exits 3 for a directory that is not a metadata directory', async () => {

@@ -10,9 +10,15 @@ describe.concurrent('command line', () => {
       const { code, stdout, stderr } = await cli(...args);
       expect(code).toBe(0);
       expect(stderr).toBe('');
-      expect(stdout).toContain('Usage: raft-metadata <command> [options] DIR');
+      expect(stdout).toContain('Usage: npx raft-metadata <command> [options] DIR');
       for (const command of COMMANDS) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
       expect(stdout).toContain('64 usage error');
+      // The runbook as shipped in the package (next to dist/), and online.
+      const runbook = /^Runbook: (\/.*operations\.md)$/m.exec(stdout)?.[1] ?? '';
+      expect(readFileSync(runbook, 'utf8')).toContain('# Operations runbook');
+      expect(stdout).toContain(
+        '(online: https://github.com/raft-metadata/raft-metadata/blob/main/docs/operations.md)',
+      );
     }
   });
 
@@ -21,7 +27,7 @@ describe.concurrent('command line', () => {
     for (const [i, { code, stdout }] of results.entries()) {
       const command = COMMANDS[i] ?? '';
       expect(code, command).toBe(0);
-      expect(stdout).toContain(`Usage: raft-metadata ${command} `);
+      expect(stdout).toContain(`Usage: npx raft-metadata ${command} `);
       expect(stdout).toMatch(/^Exit|\nExit/);
     }
     expect((await cli('help', 'repair')).stdout).toBe(results[COMMANDS.indexOf('repair')]?.stdout);
@@ -36,6 +42,10 @@ describe.concurrent('command line', () => {
       [['verify', 'a', 'b'], /unexpected argument "b"/],
       [['dump', '--bogus', 'x'], /raft-metadata dump: Unknown option '--bogus'\n/],
       [['repair', '--min-term', 'abc', 'x'], /--min-term must be an integer >= 1, got "abc"/],
+      // A negative number is a value, not an option (node's parser called it "ambiguous").
+      [['repair', '--min-term', '-1', 'x'], /--min-term must be an integer >= 1, got "-1"/],
+      [['repair', '--min-term', '0', 'x'], /--min-term must be an integer >= 1, got "0"/],
+      [['doctor', '--duration', '-5', 'x'], /--duration must be an integer >= 50, got "-5"/],
       [['doctor', '--duration', '5', 'x'], /--duration must be an integer >= 50/],
       [['help', 'nope'], /unknown command "nope"/],
     ];
@@ -45,7 +55,8 @@ describe.concurrent('command line', () => {
       expect(code, args.join(' ')).toBe(64);
       expect(stdout).toBe('');
       expect(stderr).toMatch(message);
-      expect(stderr).toMatch(/\nusage: raft-metadata /);
+      expect(stderr).toMatch(/\nusage: npx raft-metadata /);
+      expect(stderr).not.toContain('ambiguous');
       expect(stderr.split('\n').length).toBeLessThanOrEqual(4);
     }
   });

@@ -192,8 +192,10 @@ export async function repair(ctx: CommandContext): Promise<number> {
     throw err;
   }
   try {
-    // Examine again under the lock: nothing can change the directory from here on.
-    const exam = await examineDirectory(ctx.fs, dir);
+    // Examine again under the lock: nothing can change the directory from here on. (LOCK's text
+    // still names its previous owner until the repair writes: the lock is this command's.)
+    const probed = await examineDirectory(ctx.fs, dir);
+    const exam: Examination = { ...probed, lock: { state: 'held', owner: held.owner } };
     const plan = planRepair(exam, options);
     const lock = lockJson(exam.lock);
     if (!ctx.json) printPlan(ctx, plan, exam);
@@ -202,6 +204,8 @@ export async function repair(ctx: CommandContext): Promise<number> {
     if (refusal) return done(EXIT.refused, plan, exam, lock, `\n${refusal.message}`, { refusal });
     let result: RepairResult;
     try {
+      // Name ourselves in LOCK before changing anything: a node refused meanwhile says who.
+      await held.announce();
       result = await applyRepair(ctx.fs, plan);
     } catch (err) {
       const message = `repair FAILED: ${err instanceof Error ? err.message : String(err)}. The backup folder (if created) holds the original files; run \`${RUN} inspect ${dir}\`.`;
