@@ -2,29 +2,6 @@ import fc from 'fast-check';
 import { vi } from 'vitest';
 
 /**
- * Fakes setTimeout and fires pending timeouts as soon as the event loop is idle.
- *
- * Why: after a simulated crash the LOCK file is often empty (its pid was never fsynced), and the
- * lock then waits 10 x 10 ms for a possible live owner to write it. That is right on a real disk,
- * but it would make crash tests mostly sleep. fast-check keeps its own (real) setTimeout, so
- * property timeouts still work. Returns the function that restores real timers.
- */
-export function fastTimeouts(): () => void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-  let pumping = true;
-  const pump = (): void => {
-    if (!pumping) return;
-    if (vi.getTimerCount() > 0) vi.runOnlyPendingTimers();
-    setImmediate(pump);
-  };
-  setImmediate(pump);
-  return () => {
-    pumping = false;
-    vi.useRealTimers();
-  };
-}
-
-/**
  * Captures setInterval callbacks (the manager's flush timer) instead of scheduling them, so that a
  * test fires them exactly when it decides: deterministic, and reproducible from a seed.
  */
