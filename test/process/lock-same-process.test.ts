@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.js';
+import { flipByte, tempDir } from '../helpers.js';
 import { assertBuilt, type Driver, startDriver } from './fixtures/lock-driver-client.js';
 
 /**
@@ -226,5 +226,37 @@ describe('the lock does not outlive its owner', () => {
     } finally {
       process.kill(helper, 'SIGKILL');
     }
+  });
+
+  // Hole: an open that fails after it took the lock (a corrupt directory) and keeps its process
+  // alive (a node that retries later) must not keep the lock: an operator's repair, or another
+  // process, would be told the directory is locked instead of what is wrong with it.
+  it('is released by an open that fails on a corrupt directory, in a process that lives on', async () => {
+    const { dir } = aliases();
+    const first = driver();
+    await first.ok({ op: 'open', as: 'a', path: dir });
+    await first.ok({ op: 'term', as: 'a', term: 3 });
+    await first.ok({ op: 'sync', as: 'a' });
+    await first.ok({ op: 'close', as: 'a' });
+    flipByte(join(dir, 'metadata.json'), 20);
+    const CORRUPT = { ok: false, code: 'ERR_METADATA_CORRUPT' };
+    expect(await first.send({ op: 'open', as: 'a', path: dir })).toMatchObject(CORRUPT);
+    const other = driver();
+    expect(await other.send({ op: 'open', as: 'b', path: dir })).toMatchObject(CORRUPT);
+    expect(await first.send({ op: 'open', as: 'a', path: dir })).toMatchObject(CORRUPT);
+  });
+
+  // A manager closed while its open is still running releases the lock once the open ends.
+  it('is released by a close() that comes during the open', async () => {
+    const { dir } = aliases();
+    const first = driver();
+    await first.ok({ op: 'construct', as: 'a', path: dir });
+    await first.ok({ op: 'close', as: 'a' });
+    const other = driver();
+    await other.ok({ op: 'open', as: 'b', path: dir });
+    expect(await first.send({ op: 'open', as: 'a', path: dir })).toMatchObject(LOCKED);
+    await other.ok({ op: 'close', as: 'b' });
+    await first.ok({ op: 'open', as: 'a', path: dir });
+    await first.ok({ op: 'close', as: 'a' });
   });
 });
