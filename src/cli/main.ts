@@ -90,8 +90,14 @@ function failure(err: unknown, where: string): { code: number; text: string } {
  * calls process.exit. With --json, stdout gets exactly one JSON document on every path.
  */
 export async function run(argv: readonly string[], io: Io, fs?: FileSystem): Promise<number> {
-  const [first, ...rest] = argv;
   const json = wantsJson(argv);
+  // --json may come anywhere before `--` (`raft-metadata --json verify DIR` too).
+  const end = argv.indexOf('--');
+  const args =
+    end < 0
+      ? argv.filter((a) => a !== '--json')
+      : [...argv.slice(0, end).filter((a) => a !== '--json'), ...argv.slice(end)];
+  const [first, ...rest] = args;
   const command: CommandName | null = first !== undefined && isCommandName(first) ? first : null;
   let dir: string | null = null;
   let pending: { exitCode: number; body: Readonly<Record<string, unknown>> } | undefined;
@@ -109,7 +115,7 @@ export async function run(argv: readonly string[], io: Io, fs?: FileSystem): Pro
   try {
     if (first === undefined) throw new UsageError('missing command');
     if (first === '--help' || first === '-h' || first === 'help') {
-      const topic = rest.find((a) => a !== '--json');
+      const topic = rest[0];
       if (topic !== undefined && !isCommandName(topic))
         throw new UsageError(`unknown command ${JSON.stringify(topic)}`);
       const text = topic === undefined ? topHelp() : commandHelp(topic);

@@ -123,7 +123,16 @@ describe.concurrent('--json: one document on every exit path, matching docs/sche
       command: null,
       help: expect.any(String),
     });
-    expect((await jsonRun('--version', '--json')).doc).toMatchObject({ command: null, version: '0.1.0' });
+    expect((await jsonRun('--version', '--json')).doc).toMatchObject({
+      command: null,
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
+    // --json anywhere before the command works too.
+    expect((await jsonRun('--json', '--help')).doc).toMatchObject({ command: null, exitCode: 0 });
+    expect((await jsonRun('--json', 'verify', join(tempDir(), 'nope'))).doc).toMatchObject({
+      command: 'verify',
+      exitCode: 3,
+    });
     for (const args of [
       ['--json'],
       ['frobnicate', 'x', '--json'],
