@@ -4,7 +4,7 @@ import { ensureDirectory } from './ensure-directory.js';
 import { InvalidArgumentError, ManagerStateError, type MetadataError, RaftRuleError } from './errors.js';
 import type { LogRecord } from './format/record.js';
 import { defaultFileSystem } from './fs/default.js';
-import type { FileSystem } from './fs/types.js';
+import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from './fs/types.js';
 import { acquireLock, type DirectoryLock } from './lock.js';
 import { LogWriter } from './log/log-writer.js';
 import { Metadata, makeMetadata } from './metadata.js';
@@ -13,6 +13,7 @@ import { writeSnapshot } from './snapshot.js';
 import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount } from './state.js';
 import {
   compactionChannel,
+  type FailureStage,
   failureChannel,
   fsyncChannel,
   type ManagerStats,
@@ -97,8 +98,11 @@ function validateInterval(value: unknown): number {
  *   write is in flight share the next write and fdatasync (group commit).
  * - Every `flushIntervalMs` (when something changed) and on {@link MetadataManager.sync}, the log
  *   is compacted into the snapshot and a new log is started.
- * - Fail-stop: if a write or fsync fails, every pending and later update rejects with
- *   `ERR_MANAGER_FAILED` (the system error as `cause`); an fsync is never retried.
+ * - Fail-stop: if a write or fsync of records fails, or a compaction fails after it changed the
+ *   directory, every pending and later update rejects with `ERR_MANAGER_FAILED` (the system error
+ *   as `cause`); an fsync is never retried. A compaction that fails before it changed anything
+ *   (EMFILE, ENOSPC... on a temp file) is abandoned instead: the manager goes on serving on its
+ *   current log and retries at the next interval or sync() (see #runCompaction).
  * - One owner: the directory is locked (`LOCK`) until {@link MetadataManager.close}.
  */
 export class MetadataManager {
@@ -249,12 +253,15 @@ export class MetadataManager {
   /**
    * Compacts now: waits for pending updates, writes a snapshot covering them and starts a new log.
    * Resolves once the snapshot is durable.
+   * @throws `ERR_MANAGER_FAILED` if the manager stopped; the system error itself (`ENOSPC`,
+   *   `EMFILE`...) if the compaction was abandoned before it changed anything: the manager is still
+   *   usable, and the next interval or sync() tries again.
    */
   async sync(): Promise<void> {
     return this.#call(() => this.#syncNow());
   }
 
-  /** Counters: updates, fsyncs, batch sizes, fsync latency, bytes, compactions, log size. */
+  /** Counters: updates, fsyncs, batch sizes, fsync latency, bytes, compactions (and abandoned ones), log size. */
   stats(): ManagerStats {
     return this.#stats.snapshot(this.#writer?.recordBytes ?? 0);
   }
@@ -498,7 +505,7 @@ export class MetadataManager {
       await writer.append(batch.records);
     } catch (err) {
       this.#inflight = undefined;
-      this.#fail(err, batch);
+      this.#fail(err, 'append', batch);
       return;
     }
     const durationMs = performance.now() - started;
@@ -525,14 +532,23 @@ export class MetadataManager {
    * Fail-stop: reject everything pending, refuse everything later, never retry the fsync. Called
    * again for a batch that was in flight when another step failed: its callers are rejected too.
    */
-  #fail(err: unknown, batch?: Batch): void {
+  #fail(err: unknown, stage: FailureStage, batch?: Batch): void {
     if (this.#failure === undefined) {
       this.#failure = err;
       if (this.#timer !== undefined) clearInterval(this.#timer);
-      if (failureChannel.hasSubscribers) failureChannel.publish({ dir: this.#givenDir, error: err });
+      if (failureChannel.hasSubscribers) {
+        failureChannel.publish({ dir: this.#givenDir, error: err, fatal: true, stage });
+      }
     }
-    // What callers were told is durable stays the truth in memory; the failed batch may or may
-    // not be on disk, and a reload will show either its state or the durable one.
+    // What callers were told is durable stays the truth in memory. What a reload shows of the
+    // failed batch is some prefix of its records, in order: none (the durable state), all of it,
+    // or any state in between, each one a state that a caller submitted, never one older than the
+    // durable state (a torn write keeps whole records up to a sector; the reader stops at the first
+    // bad slot). A batch of more than 65,535 records goes out in several writes, each fdatasynced
+    // before the next (LogWriter.append): the parts before the failed write are durable, so the
+    // prefix includes at least them, though no caller of the batch was answered. After a failed
+    // fdatasync the page cache may still hold the failed write (Linux marks it clean), so a reload
+    // without a reboot can show all of it while a power cut loses it.
     this.#accepted = this.#durable;
     const error = failedError(this.#failure);
     for (const waiter of [...(batch?.waiters ?? []), ...this.#pending.waiters]) waiter.reject(error);
@@ -576,9 +592,24 @@ export class MetadataManager {
     }
   }
 
+  /**
+   * One compaction: switch to a new log (if the current one holds records), write the snapshot,
+   * remove the logs it covers. Each failure is one of two kinds, decided per step below:
+   *
+   * - **Abandoned**: the step failed before it changed anything the state on disk depends on (only
+   *   a temp file was touched, which recovery never reads: `*.tmp` names are not logs, and the
+   *   snapshot reader reads `metadata.json` only). The manager goes on serving on the current log;
+   *   the failure is counted in stats() and published with `fatal: false`; the next interval or
+   *   sync() tries again (its creation replaces a temp file left behind). The error is thrown to
+   *   sync() as it is (a system error, not ERR_MANAGER_FAILED).
+   * - **Fatal** (fail-stop): the step had already renamed something into place or fsynced the
+   *   directory. A failed directory fsync leaves the directory's blocks, which also name the
+   *   current log and snapshot, in an unknown state; a new log that reached its name beside the
+   *   current one is a second log recovery would read (and a torn tail in the current log followed
+   *   by it would read as corruption); so nothing more may be built on it.
+   */
   async #runCompaction(): Promise<void> {
     const started = performance.now();
-    const fs = this.#fs;
     let rotated = false;
     let covered: number;
     let state: HardState;
@@ -591,40 +622,95 @@ export class MetadataManager {
       const current = this.#writer;
       if (current !== undefined && current.recordBytes > 0) {
         // Switch to a fresh log first, so that updates continue while the snapshot is written.
-        // Crash before the new log is durable: the old log still holds everything.
-        const next = await LogWriter.create(fs, this.#dir, covered + 1);
+        // Crash before the new log is durable: the old log still holds everything. The steps of
+        // LogWriter.create and what a failure of each one means:
+        // - unlink of a stale `.tmp`, create of the `.tmp` (EMFILE, ENOSPC, EDQUOT), its write or
+        //   fdatasync of header and zeros, closing it: only the `.tmp` was touched. Abandoned; the
+        //   `.tmp` is removed if it was created (best effort: recovery ignores it anyway).
+        // - rename of the `.tmp` to its log name, when it fails: rename changes nothing on
+        //   failure, so abandoned as above.
+        // - rename done, then anything fails (the directory fsync, reopening the new log): the new
+        //   log may be durable next to the current one. Fatal.
+        const probe = new StepProbe(this.#fs);
+        let next: LogWriter;
+        try {
+          next = await LogWriter.create(probe, this.#dir, covered + 1);
+        } catch (err) {
+          if (probe.changedDirectory) throw new FatalStep(err, 'new-log');
+          await this.#abandon(err, 'new-log', probe);
+          throw new AbandonedStep(err);
+        }
         this.#writer = next;
         this.#retiredLogs.push(current.path);
         rotated = true;
-        await current.close();
+        try {
+          // Every record in the old log was fdatasynced before its caller was answered; a failing
+          // close reports an error the kernel could not place. Fatal, to be safe.
+          await current.close();
+        } catch (err) {
+          throw new FatalStep(err, 'close-log');
+        }
       }
     } catch (err) {
-      this.#fail(err);
-      throw failedError(err);
+      if (err instanceof AbandonedStep) throw err.error;
+      const fatal = err instanceof FatalStep ? err : new FatalStep(err, 'new-log');
+      this.#fail(fatal.error, fatal.stage);
+      throw failedError(fatal.error);
     } finally {
       this.#switching = false;
       this.#scheduleFlush();
     }
-    try {
-      if (covered > this.#snapshotSeq || this.#snapshotSeq < 0) {
-        // Crash anywhere in here: metadata.json is the old or the new snapshot, complete; the
-        // logs still hold every record after the old one (see snapshot.ts).
-        await writeSnapshot(fs, this.#dir, { ...state, lastSeq: covered });
-        this.#snapshotSeq = covered;
+    if (covered > this.#snapshotSeq || this.#snapshotSeq < 0) {
+      // Crash anywhere in here: metadata.json is the old or the new snapshot, complete; the
+      // logs still hold every record after the old one (see snapshot.ts). Failures of
+      // writeSnapshot's steps:
+      // - unlink of a stale `metadata.json.tmp`, its create, write, fsync, close: only the temp
+      //   was touched; the old snapshot and every log are as they were. Abandoned: the logs
+      //   retired above stay in `#retiredLogs`, so the next compaction writes the snapshot again
+      //   and removes them then.
+      // - rename of the temp over metadata.json, when it fails: nothing changed. Abandoned.
+      // - rename done, then the directory fsync fails: fatal (the directory's state is unknown).
+      const probe = new StepProbe(this.#fs);
+      try {
+        await writeSnapshot(probe, this.#dir, { ...state, lastSeq: covered });
+      } catch (err) {
+        if (!probe.changedDirectory && this.#failure === undefined) {
+          await this.#abandon(err, 'snapshot', probe);
+          throw err;
+        }
+        this.#fail(err, 'snapshot');
+        throw failedError(err);
       }
-      const retired = this.#retiredLogs;
-      this.#retiredLogs = [];
-      for (const path of retired) {
+      this.#snapshotSeq = covered;
+    }
+    const retired = this.#retiredLogs;
+    this.#retiredLogs = [];
+    const probe = new StepProbe(this.#fs);
+    try {
+      for (const [i, path] of retired.entries()) {
         // Every record in these logs is in the durable snapshot now. A crash before the unlinks
         // are durable leaves them in place; replay skips records the snapshot covers.
-        await fs.unlink(path);
+        try {
+          await probe.unlink(path);
+        } catch (err) {
+          // A failed unlink removed nothing. The log and those after it stay retired, to be
+          // removed by the next compaction (whose directory fsync also makes the unlinks done
+          // here durable); the snapshot covers them, the current log does not depend on them.
+          this.#retiredLogs.unshift(...retired.slice(i));
+          throw err;
+        }
       }
-      if (retired.length > 0) await fs.syncDir(this.#dir);
+      // A failed fsync here: the directory's blocks are in an unknown state. Fatal.
+      if (retired.length > 0) await probe.syncDir(this.#dir);
     } catch (err) {
-      this.#fail(err);
+      if (!probe.changedDirectory && this.#failure === undefined) {
+        await this.#abandon(err, 'remove-logs', probe);
+        throw err;
+      }
+      this.#fail(err, 'remove-logs');
       throw failedError(err);
     }
-    this.#stats.compactions++;
+    this.#stats.recordCompaction();
     if (compactionChannel.hasSubscribers) {
       compactionChannel.publish({
         dir: this.#givenDir,
@@ -633,6 +719,18 @@ export class MetadataManager {
         rotatedLog: rotated,
       });
     }
+  }
+
+  /**
+   * A compaction step failed before it changed the directory: count it, publish it as not fatal,
+   * remove the temp files it created (best effort; recovery ignores them), keep serving.
+   */
+  async #abandon(err: unknown, stage: FailureStage, probe: StepProbe): Promise<void> {
+    this.#stats.recordCompactionFailure(err);
+    if (failureChannel.hasSubscribers) {
+      failureChannel.publish({ dir: this.#givenDir, error: err, fatal: false, stage });
+    }
+    for (const temp of probe.created) await this.#fs.unlink(temp).catch(() => {});
   }
 
   // ---- closing -------------------------------------------------------------------------------
@@ -655,6 +753,82 @@ export class MetadataManager {
       await this.#lock?.release();
       this.#lock = undefined;
     }
+  }
+}
+
+/** A compaction step that failed before it changed the directory (already reported), on its way out. */
+class AbandonedStep {
+  constructor(readonly error: unknown) {}
+}
+
+/** A compaction step that failed after it changed the directory: fail-stop, with its stage. */
+class FatalStep {
+  constructor(
+    readonly error: unknown,
+    readonly stage: FailureStage,
+  ) {}
+}
+
+/**
+ * The file system as one compaction step sees it, noting whether the step has changed the
+ * directory in a way the state depends on: a rename that succeeded (a name now points at a new
+ * file) or a directory fsync that was tried (whether or not it failed, the directory's blocks were
+ * being written). Also the files it created (its temp files), for the cleanup of an abandoned step.
+ * Every call goes to the real file system unchanged.
+ */
+class StepProbe implements FileSystem {
+  readonly #fs: FileSystem;
+  changedDirectory = false;
+  readonly created: string[] = [];
+
+  constructor(fs: FileSystem) {
+    this.#fs = fs;
+  }
+
+  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    const handle = await this.#fs.open(path, mode);
+    if (mode === 'create') this.created.push(path);
+    return handle;
+  }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return this.#fs.readFile(path);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.#fs.rename(from, to);
+    this.changedDirectory = true;
+    const index = this.created.indexOf(from);
+    if (index >= 0) this.created.splice(index, 1);
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.#fs.unlink(path);
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    return this.#fs.readdir(dir);
+  }
+
+  mkdir(dir: string): Promise<void> {
+    return this.#fs.mkdir(dir);
+  }
+
+  syncDir(dir: string): Promise<void> {
+    this.changedDirectory = true;
+    return this.#fs.syncDir(dir);
+  }
+
+  stat(path: string): Promise<FileStat> {
+    return this.#fs.stat(path);
+  }
+
+  openLocked(path: string): Promise<FileHandle | undefined> {
+    return this.#fs.openLocked(path);
+  }
+
+  probeLock(path: string): Promise<LockProbe> {
+    return this.#fs.probeLock(path);
   }
 }
 

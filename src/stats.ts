@@ -14,7 +14,7 @@ export const CHANNELS = {
   fsync: 'raft-metadata:fsync',
   /** {@link CompactionEvent} after each compaction. */
   compaction: 'raft-metadata:compaction',
-  /** {@link FailureEvent} when the manager stops accepting writes (fail-stop). */
+  /** {@link FailureEvent} when the manager stops accepting writes (fail-stop), or abandons a compaction. */
   failure: 'raft-metadata:failure',
 } as const;
 
@@ -41,12 +41,27 @@ export interface CompactionEvent {
   readonly rotatedLog: boolean;
 }
 
-/** `raft-metadata:failure`: published once, when the manager stops accepting writes (fail-stop). */
+/**
+ * `raft-metadata:failure`: published when the manager stops accepting writes (`fatal: true`,
+ * fail-stop; once per manager), and each time a compaction is abandoned before it changed anything
+ * (`fatal: false`; the manager goes on serving on its current log and retries later).
+ */
 export interface FailureEvent {
   readonly dir: string;
   /** What failed: usually a Node system error (`code`, `syscall`, `path`) from a write or fsync. */
   readonly error: unknown;
+  /** True when the manager stopped (fail-stop); false for an abandoned compaction. */
+  readonly fatal: boolean;
+  /** The step that failed. */
+  readonly stage: FailureStage;
 }
+
+/**
+ * Where a failure happened: `append` (a log write + fdatasync of updates), or a compaction step:
+ * `new-log` (creating the next log), `close-log` (closing the log it replaced), `snapshot`
+ * (writing metadata.json), `remove-logs` (unlinking the logs the snapshot covers).
+ */
+export type FailureStage = 'append' | 'new-log' | 'close-log' | 'snapshot' | 'remove-logs';
 
 /** The payload each channel carries, by channel name. */
 export interface ChannelEvents {
@@ -101,6 +116,13 @@ export interface ManagerStats {
   readonly bytesAppended: number;
   /** Compactions (snapshot written, older logs removed) since open. */
   readonly compactions: number;
+  /** Compactions abandoned since open (a step failed before it changed anything; retried later). */
+  readonly compactionFailures: number;
+  /**
+   * The `code` of the error that made the latest compaction attempt fail (`'ENOSPC'`, `'EMFILE'`...),
+   * or undefined when the latest one succeeded or none failed. Cleared by the next success.
+   */
+  readonly lastCompactionError: string | undefined;
   /** Bytes of records in the current log (header and zero-fill excluded). */
   readonly logBytes: number;
 }
@@ -112,6 +134,8 @@ export class StatsRecorder {
   fsyncs = 0;
   bytesAppended = 0;
   compactions = 0;
+  compactionFailures = 0;
+  lastCompactionError: string | undefined;
   readonly #buckets = new Map<number, number>();
   readonly #latencies = new Float64Array(LATENCY_WINDOW);
   #latencyCount = 0;
@@ -125,6 +149,18 @@ export class StatsRecorder {
     this.#buckets.set(bucket, (this.#buckets.get(bucket) ?? 0) + 1);
     this.#latencies[this.#latencyCount % LATENCY_WINDOW] = durationMs;
     this.#latencyCount++;
+  }
+
+  recordCompaction(): void {
+    this.compactions++;
+    this.lastCompactionError = undefined;
+  }
+
+  recordCompactionFailure(error: unknown): void {
+    this.compactionFailures++;
+    const code = (error as { code?: unknown } | null | undefined)?.code;
+    this.lastCompactionError =
+      typeof code === 'string' ? code : error instanceof Error ? error.name : 'UNKNOWN';
   }
 
   snapshot(logBytes: number): ManagerStats {
@@ -143,6 +179,8 @@ export class StatsRecorder {
       fsyncLatencyMs: { p50: pick(0.5), p99: pick(0.99), samples: n },
       bytesAppended: this.bytesAppended,
       compactions: this.compactions,
+      compactionFailures: this.compactionFailures,
+      lastCompactionError: this.lastCompactionError,
       logBytes,
     };
   }
