@@ -148,7 +148,10 @@ class NodeFileHandle implements FileHandle {
   readonly #owner: IoThreadOwner;
   readonly #remoteFlags: number;
   #remote: RemoteDescriptor | undefined;
-  #opening: Promise<RemoteDescriptor> | undefined;
+  /** Durable writes waiting for the worker's descriptor, submitted in call order once it is open. */
+  #waiting: { submit(remote: RemoteDescriptor): void; fail(err: unknown): void }[] | undefined;
+  /** The open of the worker's descriptor in flight (never rejects), for close() to wait on. */
+  #opening: Promise<void> | undefined;
   #closed = false;
 
   /**
@@ -192,10 +195,15 @@ class NodeFileHandle implements FileHandle {
     if (data.byteLength > IO_THREAD_MAX_BYTES) return this.#writeThenDatasync(data, position);
     // The hot path: one request to the I/O thread, pwrite + fdatasync on the worker's descriptor.
     const remote = this.#remote;
-    if (remote !== undefined && !remote.thread.stopping) {
+    if (remote !== undefined && !remote.thread.stopping && this.#waiting === undefined) {
       return remote.thread.writeDatasync(remote.fd, data, position, this.#path);
     }
-    return this.#remoteDescriptor().then((r) => r.thread.writeDatasync(r.fd, data, position, this.#path));
+    return new Promise<void>((resolve, reject) => {
+      this.#whenRemote({
+        submit: (r) => r.thread.writeDatasync(r.fd, data, position, this.#path).then(resolve, reject),
+        fail: reject,
+      });
+    });
   }
 
   async #writeThenDatasync(data: Uint8Array, position: number): Promise<void> {
@@ -203,18 +211,35 @@ class NodeFileHandle implements FileHandle {
     await this.datasync();
   }
 
-  /** The worker's descriptor for this file, opened on first use (and again in a new thread). */
-  #remoteDescriptor(): Promise<RemoteDescriptor> {
-    this.#opening ??= this.#openRemote().finally(() => {
-      this.#opening = undefined;
-    });
-    return this.#opening;
+  /**
+   * Runs `waiter` once the worker's descriptor for this file is open: opened on first use (and
+   * again in a new thread if the old one stopped). Writes that arrive meanwhile queue here and are
+   * all submitted in one go, in call order, before a later write can take the direct path.
+   */
+  #whenRemote(waiter: { submit(remote: RemoteDescriptor): void; fail(err: unknown): void }): void {
+    if (this.#waiting !== undefined) {
+      this.#waiting.push(waiter);
+      return;
+    }
+    const waiting = [waiter];
+    this.#waiting = waiting;
+    // A descriptor of a thread that stopped or died was closed with it (or died with it).
+    this.#remote = undefined;
+    this.#opening = this.#openRemote().then(
+      (remote) => {
+        this.#remote = remote;
+        this.#waiting = undefined;
+        for (const w of waiting) w.submit(remote);
+      },
+      (err: unknown) => {
+        this.#waiting = undefined;
+        for (const w of waiting) w.fail(err);
+      },
+    );
   }
 
   async #openRemote(): Promise<RemoteDescriptor> {
     if (this.#closed) throw handleError('EBADF', 9, 'write', this.#path, 'file handle closed');
-    // A descriptor of a thread that stopped or died was closed with it (or died with it).
-    this.#remote = undefined;
     const mine = await this.#handle.stat();
     const thread = this.#owner.thread();
     const remote = await thread.open(this.#path, this.#remoteFlags);
@@ -228,8 +253,7 @@ class NodeFileHandle implements FileHandle {
       await thread.close(remote.fd, this.#path).catch(() => {});
       throw handleError('EBADF', 9, 'write', this.#path, 'file handle closed');
     }
-    this.#remote = { thread, fd: remote.fd };
-    return this.#remote;
+    return { thread, fd: remote.fd };
   }
 
   datasync(): Promise<void> {
@@ -248,7 +272,7 @@ class NodeFileHandle implements FileHandle {
     if (this.#closed) return this.#handle.close();
     this.#closed = true;
     try {
-      await this.#opening?.catch(() => {});
+      await this.#opening;
       const remote = this.#remote;
       this.#remote = undefined;
       // Queued behind the durable writes still in flight on it. Closing is not a sync.

@@ -190,6 +190,30 @@ describe('I/O thread: its own descriptor for each handle', () => {
     expect(readAt(join(dir, 'log'), 0, 64)).toEqual(Uint8Array.from([...HEADER, 5, 6]));
   });
 
+  it('durable writes issued before and while the descriptor opens run in call order (the last one wins)', async () => {
+    fs = new NodeFileSystem();
+    const path = join(tempDir(), 'order');
+    handle = await fs.open(path, 'create');
+    const h = handle;
+    const word = (i: number): Uint8Array => Uint8Array.of(i >> 8, i & 0xff);
+    const writes = Array.from({ length: 20 }, (_, i) => h.writeDurable(word(i), 0));
+    let firstDone = false;
+    void writes[0]?.then(() => {
+      firstDone = true;
+    });
+    // More calls at microtasks and turns of the event loop until the first write is done: they
+    // queue behind the open of the worker's descriptor with the first ones, or come after it.
+    let i = 20;
+    while (!firstDone && i < 400) {
+      writes.push(h.writeDurable(word(i++), 0));
+      await Promise.resolve();
+      if (i % 4 === 0) await new Promise<void>((done) => setImmediate(done));
+    }
+    writes.push(h.writeDurable(word(i), 0));
+    await Promise.all(writes);
+    expect(readAt(path, 0, 2)).toEqual(word(i));
+  });
+
   it('after dispose(), an open handle writes durably again through a new thread', async () => {
     fs = new NodeFileSystem();
     const path = join(tempDir(), 'disposed');
