@@ -50,12 +50,14 @@ interface Waiter {
  * - `#open`: `opening` → `open` in the same synchronous step that validates the proposal and
  *   replays the queue (so no call can come between them); `opening`/`open` → `failed` if the open
  *   throws (the queue is rejected with its error);
- * - `close()`: any state → `closing` (an open still running goes on: the calls queued before
+ * - the first `close()`: any state → `closing` (an open still running goes on: the calls queued before
  *   close() are replayed and finish); `#shutdown` → `closed` once every pending call and
  *   compaction is done, before the log is closed and the lock released.
  *
- * Fail-stop after the open (a failed write or fsync) is `#failure`, not a state: the manager stays
- * `open` (it still answers `get()`/`stats()`/`close()`) and refuses updates with `ERR_MANAGER_FAILED`.
+ * Fail-stop after the open (a failed write or fsync of records, a compaction step that failed after
+ * it changed the directory) is `#failure`, not a state: the manager stays `open` (it still answers
+ * `get()`/`stats()`/`close()`) and refuses updates with `ERR_MANAGER_FAILED`. An abandoned
+ * compaction changes neither.
  */
 type Lifecycle = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
 
