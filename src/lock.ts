@@ -95,18 +95,43 @@ export async function lockStatus(fs: FileSystem, dir: string): Promise<LockStatu
     throw err;
   }
   if (probe === 'missing') return { state: 'missing' };
-  const owner = await readOwner(fs, path);
-  if (probe === 'held') return owner === undefined ? { state: 'held' } : { state: 'held', owner };
-  return owner === undefined ? { state: 'free' } : { state: 'free', lastOwner: owner };
+  if (probe === 'held') {
+    const owner = await readOwner(fs, path);
+    return owner === undefined ? { state: 'held' } : { state: 'held', owner };
+  }
+  const last = await readOwner(fs, path, 'last');
+  return last === undefined ? { state: 'free' } : { state: 'free', lastOwner: last };
 }
 
-async function readOwner(fs: FileSystem, path: string): Promise<LockOwner | undefined> {
+/**
+ * The owner LOCK names (`last`), or (`holder`) only if that can be the process holding the lock now. A holder that has just
+ * taken the lock and not yet written its name leaves the previous owner's text in place; when that
+ * previous owner was on this host and its pid is gone, the text is not the holder's and is not
+ * reported as such. (Only for messages: ownership is the kernel's.)
+ */
+async function readOwner(
+  fs: FileSystem,
+  path: string,
+  which: 'holder' | 'last' = 'holder',
+): Promise<LockOwner | undefined> {
+  let owner: LockOwner | undefined;
   try {
-    const bytes = await fs.readFile(path);
-    return decodeLockOwner(bytes.subarray(0, LOCK_OWNER_BYTES));
+    owner = decodeLockOwner((await fs.readFile(path)).subarray(0, LOCK_OWNER_BYTES));
   } catch {
-    // Only for messages: a LOCK that cannot be read names no owner.
+    // A LOCK that cannot be read names no owner.
     return undefined;
+  }
+  if (which === 'last' || owner === undefined) return owner;
+  return owner.hostname === hostname() && !processExists(owner.pid) ? undefined : owner;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by another user.
+    return hasErrno(err, 'EPERM');
   }
 }
 

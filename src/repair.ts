@@ -3,7 +3,7 @@ import { CorruptionError, hasErrno } from './errors.js';
 import { LOCK_NAME, logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from './format/names.js';
 import { decodeHeader, decodeSlotAt, HEADER_SIZE, type LogHeader, type LogRecord } from './format/record.js';
 import { decodeSnapshot, type SnapshotContent, type SnapshotProblem } from './format/snapshot-codec.js';
-import type { FileSystem } from './fs/types.js';
+import type { FileHandle, FileSystem } from './fs/types.js';
 import { type LockStatus, lockStatus } from './lock.js';
 import { countNonZero, forEachSlot, type LogScan, scanLog } from './log/log-reader.js';
 import { type RecoveredDirectory, recoverDirectory } from './recovery.js';
@@ -224,25 +224,37 @@ export async function salvageSnapshot(
  */
 const CAPTURE_ATTEMPTS = 200;
 
-/** The directory's listing and the bytes of its metadata files, read together. */
+/**
+ * The directory's listing and an open read handle on each of its metadata files, taken together.
+ * An open descriptor keeps reading the file it opened after a compaction unlinks or replaces the
+ * name, so the picture stays whole without holding any file's bytes in memory (a log can be
+ * gigabytes long when compaction is off).
+ */
 interface Capture {
   readonly names: readonly string[];
-  readonly files: ReadonlyMap<string, Uint8Array>;
+  readonly files: ReadonlyMap<string, { readonly handle: FileHandle; readonly size: number }>;
+  close(): Promise<void>;
 }
 
 async function captureDirectory(fs: FileSystem, dir: string): Promise<Capture> {
   for (let attempt = 1; ; attempt++) {
+    const files = new Map<string, { handle: FileHandle; size: number }>();
+    const close = async (): Promise<void> => {
+      for (const { handle } of files.values()) await handle.close().catch(() => {});
+    };
     try {
       const names = (await fs.readdir(dir)).sort();
       const wanted = [SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, ...logFiles(names).map((f) => f.name)];
-      const files = new Map<string, Uint8Array>();
       for (const name of wanted) {
         if (!names.includes(name)) continue;
-        files.set(name, await fs.readFile(join(dir, name)));
+        const handle = await fs.open(join(dir, name), 'read');
+        files.set(name, { handle, size: 0 }); // registered first, so that close() covers it
+        files.set(name, { handle, size: await handle.size() });
       }
-      return { names, files };
+      return { names, files, close };
     } catch (err) {
-      // ENOENT: a listed file was removed before its read (a compaction), or the directory was.
+      await close();
+      // ENOENT: a listed file was removed before its open (a compaction), or the directory was.
       if (!hasErrno(err, 'ENOENT') || attempt >= CAPTURE_ATTEMPTS) throw err;
       // Let the compaction in flight finish before looking again.
       if (attempt % 10 === 0) await new Promise((done) => setTimeout(done, 1));
@@ -267,9 +279,10 @@ function readOnly(path: string): never {
 }
 
 /**
- * A read-only file system that serves `dir` from a {@link Capture}: its listing, and the bytes of
- * the files read into it (any other name in `dir` is ENOENT, so nothing newer leaks in). Paths
- * outside `dir` go to `fs`.
+ * A read-only file system that serves `dir` from a {@link Capture}: its listing, and the files
+ * opened into it, each read through its captured handle as it was when the picture was taken
+ * (size included; any other name in `dir` is ENOENT, so nothing newer leaks in). Paths outside
+ * `dir` go to `fs`.
  */
 function captureView(fs: FileSystem, dir: string, capture: Capture): FileSystem {
   const root = resolve(dir);
@@ -277,11 +290,27 @@ function captureView(fs: FileSystem, dir: string, capture: Capture): FileSystem 
     const full = resolve(path);
     return dirname(full) === root ? basename(full) : undefined;
   };
-  const bytesOf = (path: string, syscall: string): Uint8Array => {
+  const fileOf = (path: string, syscall: string): { handle: FileHandle; size: number } => {
     const name = inside(path);
-    const bytes = name === undefined ? undefined : capture.files.get(name);
-    if (bytes === undefined) throw enoent(syscall, path);
-    return bytes;
+    const file = name === undefined ? undefined : capture.files.get(name);
+    if (file === undefined) throw enoent(syscall, path);
+    return file;
+  };
+  const readAt = async (
+    file: { handle: FileHandle; size: number },
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<number> => {
+    const wanted = Math.max(0, Math.min(length, file.size - position));
+    let done = 0;
+    while (done < wanted) {
+      const got = await file.handle.read(buffer, offset + done, wanted - done, position + done);
+      if (got === 0) break;
+      done += got;
+    }
+    return done;
   };
   const overrides: Partial<FileSystem> = {
     async readdir(path) {
@@ -290,28 +319,28 @@ function captureView(fs: FileSystem, dir: string, capture: Capture): FileSystem 
     },
     async readFile(path) {
       if (inside(path) === undefined) return fs.readFile(path);
-      return bytesOf(path, 'open');
+      const file = fileOf(path, 'open');
+      const bytes = new Uint8Array(file.size);
+      const got = await readAt(file, bytes, 0, file.size, 0);
+      return bytes.subarray(0, got);
     },
     async stat(path) {
       if (resolve(path) === root) return { size: 0, isFile: false, isDirectory: true };
       if (inside(path) === undefined) return fs.stat(path);
-      return { size: bytesOf(path, 'stat').byteLength, isFile: true, isDirectory: false };
+      return { size: fileOf(path, 'stat').size, isFile: true, isDirectory: false };
     },
     async open(path, mode) {
       if (inside(path) === undefined) return fs.open(path, mode);
       if (mode !== 'read') return readOnly(path);
-      const bytes = bytesOf(path, 'open');
+      const file = fileOf(path, 'open');
       return {
-        async read(buffer, offset, length, position) {
-          const part = bytes.subarray(position, Math.min(bytes.byteLength, position + length));
-          buffer.set(part, offset);
-          return part.byteLength;
-        },
+        read: (buffer, offset, length, position) => readAt(file, buffer, offset, length, position),
         write: async () => readOnly(path),
         writeDurable: async () => readOnly(path),
         datasync: async () => readOnly(path),
         sync: async () => readOnly(path),
-        size: async () => bytes.byteLength,
+        size: async () => file.size,
+        // The captured handle stays open for the rest of the examination.
         close: async () => {},
       };
     },
@@ -375,6 +404,20 @@ export async function examineDirectory(real: FileSystem, dir: string): Promise<E
     if (hasErrno(err, 'ENOENT') && !(await isDirectoryNow(real, dir))) return { ...empty, kind: 'missing' };
     throw err;
   }
+  try {
+    return await examineCapture(real, dir, capture, lock, empty);
+  } finally {
+    await capture.close();
+  }
+}
+
+async function examineCapture(
+  real: FileSystem,
+  dir: string,
+  capture: Capture,
+  lock: LockStatus,
+  empty: Omit<Examination, 'kind'>,
+): Promise<Examination> {
   // From here on, every read is of the picture: a compaction in the meantime changes nothing.
   const fs = captureView(real, dir, capture);
   const names = [...capture.names];

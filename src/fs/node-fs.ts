@@ -1,18 +1,8 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { checkPosition, IO_THREAD_MAX_BYTES, type IoThread, IoThreadOwner } from './io-thread.js';
-import {
-  type FlockResult,
-  KernelLockUnavailable,
-  tryLockExclusive,
-  tryLockShared,
-  unlock,
-} from './kernel-lock.js';
+import { openLockedFile, probeLockFile } from './node-lock.js';
 import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from './types.js';
-
-/** Tries of flock before reporting the file busy; a read-only probe holds a shared lock for an instant. */
-const LOCK_TRIES = 4;
-const LOCK_RETRY_MS = 3;
 
 const OPEN_FLAGS: Record<OpenMode, number> = {
   read: constants.O_RDONLY,
@@ -89,45 +79,12 @@ export class NodeFileSystem implements FileSystem {
     return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory() };
   }
 
-  async openLocked(path: string): Promise<FileHandle | undefined> {
-    const handle = await fsp.open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
-    let result: FlockResult;
-    try {
-      result = flockOnce(handle.fd, path);
-    } catch (err) {
-      await handle.close().catch(() => {});
-      throw err;
-    }
-    for (let attempt = 1; result.kind === 'busy' && attempt < LOCK_TRIES; attempt++) {
-      // Busy may be a read-only probe's shared lock, held for microseconds: look again shortly.
-      // A real owner holds the lock for its whole life, so this only delays a refusal.
-      await new Promise((done) => setTimeout(done, LOCK_RETRY_MS * attempt));
-      result = flockOnce(handle.fd, path);
-    }
-    if (result.kind === 'locked') return new NodeFileHandle(handle, path, () => this.#ioThread());
-    await handle.close().catch(() => {});
-    if (result.kind === 'busy') return undefined;
-    throw flockError(result.code, result.errno, path);
+  openLocked(path: string): Promise<FileHandle | undefined> {
+    return openLockedFile(path, (lockPath) => this.open(lockPath, 'write'));
   }
 
-  async probeLock(path: string): Promise<LockProbe> {
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(path, constants.O_RDONLY);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'ENOENT') return 'missing';
-      throw err;
-    }
-    try {
-      // A shared lock succeeds unless someone holds the exclusive one; it is dropped at once.
-      const result = flockOnce(handle.fd, path, 'shared');
-      if (result.kind === 'busy') return 'held';
-      if (result.kind === 'error') throw flockError(result.code, result.errno, path);
-      unlock(handle.fd);
-      return 'free';
-    } finally {
-      await handle.close();
-    }
+  probeLock(path: string): Promise<LockProbe> {
+    return probeLockFile(path);
   }
 
   /** Stops the I/O thread now; a handle still open and written durably again starts a new one. */
@@ -295,33 +252,4 @@ function handleError(code: string, errno: number, syscall: string, path: string,
     syscall,
     path,
   });
-}
-
-/** One flock call; a module that cannot load becomes an ENOSYS system error of syscall `flock`. */
-function flockOnce(fd: number, path: string, mode: 'exclusive' | 'shared' = 'exclusive'): FlockResult {
-  try {
-    return mode === 'exclusive' ? tryLockExclusive(fd) : tryLockShared(fd);
-  } catch (err) {
-    if (err instanceof KernelLockUnavailable) throw flockError('ENOSYS', 38, path, err);
-    throw err;
-  }
-}
-
-interface FlockSystemError extends Error {
-  code: string;
-  errno: number;
-  syscall: 'flock';
-  path: string;
-}
-
-function flockError(code: string, errno: number, path: string, cause?: Error): FlockSystemError {
-  const detail = cause === undefined ? '' : ` (${cause.message})`;
-  const err = new Error(`${code}: flock failed, flock '${path}'${detail}`, {
-    cause,
-  }) as FlockSystemError;
-  err.code = code;
-  err.errno = -Math.abs(errno);
-  err.syscall = 'flock';
-  err.path = path;
-  return err;
 }

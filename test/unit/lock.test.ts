@@ -92,6 +92,25 @@ describe('acquireLock on the simulated disk', () => {
     await ok.release();
   });
 
+  it('does not name a dead previous owner as the holder of a lock just taken', async () => {
+    const disk = simDir();
+    // The previous owner on this host (pid 99999999 cannot exist: Linux pids stop at 2^22).
+    const dead = { pid: 99_999_999, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z' };
+    const previous = await acquireLock(disk, '/d');
+    await previous.release();
+    const handle = await disk.open('/d/LOCK', 'write');
+    await handle.write(encodeLockOwner(dead), 0);
+    await handle.close();
+    // A new holder has the lock and has not written its name yet.
+    const holder = await acquireLock(disk, '/d');
+    const err = await acquireLock(disk, '/d').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_METADATA_LOCKED', owner: undefined });
+    expect(await lockStatus(disk, '/d')).toEqual({ state: 'held' });
+    await holder.release();
+    // Once free, LOCK's text is reported for what it is: the last owner.
+    expect(await lockStatus(disk, '/d')).toEqual({ state: 'free', lastOwner: dead });
+  });
+
   it('lockStatus reports missing, held (with the owner) and free (with the last owner)', async () => {
     const disk = simDir();
     expect(await lockStatus(disk, '/d')).toEqual({ state: 'missing' });
