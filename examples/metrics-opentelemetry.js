@@ -67,6 +67,11 @@ export function raftMetadataInstruments({ meter = metrics.getMeter('raft-metadat
     unit: '{failure}',
     valueType: ValueType.INT,
   });
+  const compactionFailures = meter.createCounter('raft_metadata.compaction.failures', {
+    description: 'Compactions abandoned before they changed anything (the manager kept serving).',
+    unit: '{failure}',
+    valueType: ValueType.INT,
+  });
   const logSize = meter.createObservableGauge('raft_metadata.log.size', {
     description: 'Bytes of records in the current log (compaction resets it).',
     unit: 'By',
@@ -90,9 +95,10 @@ export function raftMetadataInstruments({ meter = metrics.getMeter('raft-metadat
       compactions.add(1);
       compactionDuration.record(durationMs / 1000);
     }),
-    subscribeChannel(CHANNELS.failure, ({ error }) => {
+    subscribeChannel(CHANNELS.failure, ({ error, fatal, stage }) => {
       // `error.type` is OpenTelemetry's attribute for "what went wrong" (here: EIO, ENOSPC, ...).
-      failures.add(1, { 'error.type': errorCode(error) });
+      if (fatal) failures.add(1, { 'error.type': errorCode(error) });
+      else compactionFailures.add(1, { 'error.type': errorCode(error), 'raft_metadata.stage': stage });
     }),
   ];
 

@@ -67,6 +67,12 @@ export function raftMetadataMetrics({ registry = new Registry(), stats } = {}) {
     labelNames: ['code'],
     registers,
   });
+  const compactionFailures = new Counter({
+    name: 'raft_metadata_compaction_failures_total',
+    help: 'Compactions abandoned before they changed anything (the manager kept serving), by step and error code.',
+    labelNames: ['stage', 'code'],
+    registers,
+  });
   // Registered in `registry`; prom-client calls collect() at each scrape.
   new Gauge({
     name: 'raft_metadata_log_bytes',
@@ -86,6 +92,7 @@ export function raftMetadataMetrics({ registry = new Registry(), stats } = {}) {
     'raft_metadata_compactions_total',
     'raft_metadata_compaction_duration_seconds',
     'raft_metadata_failures_total',
+    'raft_metadata_compaction_failures_total',
     'raft_metadata_log_bytes',
   ];
 
@@ -100,8 +107,11 @@ export function raftMetadataMetrics({ registry = new Registry(), stats } = {}) {
       compactions.inc();
       compactionDuration.observe(durationMs / 1000);
     }),
-    subscribeChannel(CHANNELS.failure, ({ error }) => {
-      failures.inc({ code: errorCode(error) });
+    subscribeChannel(CHANNELS.failure, ({ error, fatal, stage }) => {
+      // fatal: the manager stopped (page someone). Not fatal: a compaction was abandoned and will
+      // be retried; worth a warning when it keeps happening (a full disk, too many open files).
+      if (fatal) failures.inc({ code: errorCode(error) });
+      else compactionFailures.inc({ stage, code: errorCode(error) });
     }),
   ];
   // A failure of each code shows as 0 before it happens, so that alerts and rate() see the series.

@@ -332,8 +332,6 @@ export class MetadataManager {
       // The directory is sound: only now does LOCK's text name this owner (for people and the
       // CLI; ownership is the kernel lock taken above). A refused open leaves the old text.
       await this.#lock.announce();
-      // The directory is sound: name this process in LOCK (for people; the kernel lock decides).
-      await this.#lock.announce();
       // What recovery saw may be known only to the page cache: a process killed after a rename,
       // an unlink or a log creation but before its directory fsync. Make every entry it read
       // durable before building on it (appending to a log whose name a power cut could undo).

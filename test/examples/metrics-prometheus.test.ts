@@ -114,6 +114,23 @@ describe('examples/metrics-prometheus.js', () => {
     await manager.close();
   });
 
+  it('an abandoned compaction counts under compaction failures, not as a fail-stop', async () => {
+    const disk = new SimulatedDisk();
+    const manager = await MetadataManager.open('/prometheus-abandoned', { fs: disk, flushIntervalMs: 0 });
+    open = raftMetadataMetrics({ registry: new Registry(), stats: () => manager.stats() });
+    const { registry } = open;
+    await manager.updateCurrentTerm(1);
+    // The snapshot's temp file cannot be created: the compaction is abandoned, the manager serves on.
+    disk.failNext({ op: 'open', errno: 'EMFILE', path: /metadata\.json\.tmp$/ });
+    await expect(manager.sync()).rejects.toMatchObject({ code: 'EMFILE' });
+    await manager.updateCurrentTerm(2);
+    expect(await values(registry, 'raft_metadata_failures_total')).toEqual({ '{code="EIO"}': 0 });
+    expect(await values(registry, 'raft_metadata_compaction_failures_total')).toEqual({
+      '{stage="snapshot",code="EMFILE"}': 1,
+    });
+    await manager.close();
+  });
+
   it('close() unsubscribes and unregisters', async () => {
     const registry = new Registry();
     const metrics = raftMetadataMetrics({ registry });
