@@ -2,6 +2,8 @@
  * raft-metadata: a Raft node's `currentTerm` and `votedFor`, durable before every acknowledgement.
  * This module is the public API; `raft-metadata/testing` holds the simulated disk for tests.
  */
+
+export { DEFAULT_FLUSH_INTERVAL_MS, type ManagerOptions, MetadataManager } from './engine/manager.js';
 export {
   CorruptionError,
   InvalidArgumentError,
@@ -13,7 +15,6 @@ export {
 } from './errors.js';
 export { NodeFileSystem } from './fs/node-fs.js';
 export type { FileHandle, FileStat, FileSystem, OpenMode } from './fs/types.js';
-export { DEFAULT_FLUSH_INTERVAL_MS, type ManagerOptions, MetadataManager } from './manager.js';
 export { type LoadOptions, Metadata } from './metadata.js';
 export { type HardState, NONE_SERVER_ID } from './state.js';
 export {

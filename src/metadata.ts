@@ -4,8 +4,8 @@ import { snapshotPath } from './format/names.js';
 import { type SnapshotJson, snapshotJson } from './format/snapshot-codec.js';
 import { defaultFileSystem } from './fs/default.js';
 import type { FileSystem } from './fs/types.js';
-import { recoverDirectory } from './recovery.js';
 import { NONE_SERVER_ID } from './state.js';
+import { recoverDirectory } from './storage/recovery.js';
 
 /** Options of {@link Metadata.load}. */
 export interface LoadOptions {

@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { vi } from 'vitest';
 
 /**
  * Captures setInterval callbacks (the manager's flush timer) instead of scheduling them, so that a

@@ -1,4 +1,4 @@
-import type { LockOwner, LockStatus } from '../lock.js';
+import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { CommandName } from './help.js';
 
 /**

@@ -8,10 +8,10 @@ import type {
   ExaminedRecord,
   SalvagedSnapshot,
   Verdict,
-} from '../repair.js';
+} from '../ops/repair.js';
 import { UpdateKind } from '../state.js';
 import { type LockJson, lockJson } from './document.js';
-import { nameIn } from './format.js';
+import { nameIn } from './text.js';
 
 /**
  * The JSON shapes of the read commands. Field names are a contract for scripts (documented in

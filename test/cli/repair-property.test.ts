@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MetadataManager, NodeFileSystem } from '../../src/index.js';
-import { recoverDirectory } from '../../src/recovery.js';
-import { applyRepair, examineDirectory, planRepair } from '../../src/repair.js';
+import { applyRepair, examineDirectory, planRepair } from '../../src/ops/repair.js';
+import { recoverDirectory } from '../../src/storage/recovery.js';
 import { cliJson, tempDir } from './helpers.js';
 
 /**

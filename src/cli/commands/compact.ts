@@ -1,15 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
+import { MetadataManager } from '../../engine/manager.js';
 import { CorruptionError, LockedError } from '../../errors.js';
-import { MetadataManager } from '../../manager.js';
-import { examineDirectory } from '../../repair.js';
+import { examineDirectory } from '../../ops/repair.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
 import { lockJson, type RefusalJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
-import { labelled, millis, ownerText, stateText } from '../format.js';
 import { RUN } from '../help.js';
 import { notMetadataText, stateJson } from '../report.js';
+import { labelled, millis, ownerText, stateText } from '../text.js';
 
 interface CompactionEvent {
   readonly dir: string;

@@ -4,12 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { hasErrno } from '../../errors.js';
 import { RECORD_SIZE } from '../../format/record.js';
 import type { FileSystem } from '../../fs/types.js';
-import { PREALLOCATE_BYTES } from '../../log/log-writer.js';
+import { PREALLOCATE_BYTES } from '../../storage/log-writer.js';
 import { integerOption, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { DOCTOR_WARNINGS, EXIT } from '../exit-codes.js';
-import { bytes, labelled, millis } from '../format.js';
 import { type FsProbe, probeFileSystem } from '../fs-probe.js';
+import { bytes, labelled, millis } from '../text.js';
 
 /** Below this median, an fdatasync almost certainly did not wait for stable storage. */
 export const SUSPICIOUS_FSYNC_MS = 0.05;

@@ -1,8 +1,8 @@
-import { type ExaminedLog, examineDirectory } from '../../repair.js';
+import { type ExaminedLog, examineDirectory } from '../../ops/repair.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { corruptionText, plural, stateText, table, vote } from '../format.js';
 import { directoryJson, kindName, logJson, notMetadataText, recordJson } from '../report.js';
+import { corruptionText, plural, stateText, table, vote } from '../text.js';
 import { snapshotText } from './inspect.js';
 
 /** One line saying where a log's valid records stop and what follows. */

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { examineDirectory, LOCK_FILE_NAME } from '../../repair.js';
+import { examineDirectory, LOCK_FILE_NAME } from '../../ops/repair.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { corruptionText, damageText, labelled, lockText, plural, stateText, vote } from '../format.js';
 import { directoryJson, type LogJson, notMetadataText, type SnapshotJson } from '../report.js';
+import { corruptionText, damageText, labelled, lockText, plural, stateText, vote } from '../text.js';
 
 export const VERDICT_TEXT = {
   clean: 'clean',

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { LockedError } from '../../errors.js';
-import { acquireLock, type DirectoryLock, type LockOwner } from '../../lock.js';
 import {
   applyRepair,
   type Examination,
@@ -10,14 +9,15 @@ import {
   type RepairOptions,
   type RepairPlan,
   type RepairResult,
-} from '../../repair.js';
+} from '../../ops/repair.js';
+import { acquireLock, type DirectoryLock, type LockOwner } from '../../storage/lock.js';
 import { integerOption } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { errorJson, type LockJson, lockJson, type RefusalJson } from '../document.js';
 import { EXIT, PLAN_ONLY } from '../exit-codes.js';
-import { bytes, corruptionText, labelled, lockText, ownerText, stateText, vote } from '../format.js';
 import { RUN } from '../help.js';
 import { corruptionJson, notMetadataText } from '../report.js';
+import { bytes, corruptionText, labelled, lockText, ownerText, stateText, vote } from '../text.js';
 import { verifyLines } from './verify.js';
 
 function planSteps(plan: RepairPlan): string[] {

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { type Examination, examineDirectory } from '../../repair.js';
+import { type Examination, examineDirectory } from '../../ops/repair.js';
 import { UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { corruptionText, damageText, ownerText, plural, stateText, tailText } from '../format.js';
 import { RUN } from '../help.js';
 import { directoryJson, notMetadataText } from '../report.js';
+import { corruptionText, damageText, ownerText, plural, stateText, tailText } from '../text.js';
 
 const CODES = {
   clean: EXIT.ok,

@@ -1,14 +1,14 @@
 import { basename, dirname, join, resolve } from 'node:path';
-import { CorruptionError, hasErrno } from './errors.js';
-import { LOCK_NAME, logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from './format/names.js';
-import { decodeHeader, decodeSlotAt, HEADER_SIZE, type LogHeader, type LogRecord } from './format/record.js';
-import { decodeSnapshot, type SnapshotContent, type SnapshotProblem } from './format/snapshot-codec.js';
-import type { FileHandle, FileSystem } from './fs/types.js';
-import { type LockStatus, lockStatus } from './lock.js';
-import { countNonZero, forEachSlot, type LogScan, scanLog } from './log/log-reader.js';
-import { type RecoveredDirectory, recoverDirectory } from './recovery.js';
-import { writeSnapshot } from './snapshot.js';
-import { NONE_SERVER_ID } from './state.js';
+import { CorruptionError, hasErrno } from '../errors.js';
+import { LOCK_NAME, logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
+import { decodeHeader, decodeSlotAt, HEADER_SIZE, type LogHeader, type LogRecord } from '../format/record.js';
+import { decodeSnapshot, type SnapshotContent, type SnapshotProblem } from '../format/snapshot-codec.js';
+import type { FileHandle, FileSystem } from '../fs/types.js';
+import { NONE_SERVER_ID } from '../state.js';
+import { type LockStatus, lockStatus } from '../storage/lock.js';
+import { countNonZero, forEachSlot, type LogScan, scanLog } from '../storage/log-reader.js';
+import { type RecoveredDirectory, recoverDirectory } from '../storage/recovery.js';
+import { writeSnapshot } from '../storage/snapshot-file.js';
 
 /**
  * Salvage and repair of a metadata directory, for the `raft-metadata` command line.
@@ -105,7 +105,7 @@ export interface ExaminedLog {
   readonly records: readonly ExaminedRecord[];
 }
 
-export type { LockStatus } from './lock.js';
+export type { LockStatus } from '../storage/lock.js';
 
 export type DirectoryKind =
   | 'missing'

@@ -6,8 +6,8 @@ import {
   encodeRecord,
   HEADER_SIZE,
   RECORD_SIZE,
-} from '../../src/format/record.js';
-import { decodeSnapshot, encodeSnapshot } from '../../src/format/snapshot-codec.js';
+} from '../../../src/format/record.js';
+import { decodeSnapshot, encodeSnapshot } from '../../../src/format/snapshot-codec.js';
 
 // Golden bytes from docs/format.md: a change here is a format change and needs a new version.
 const GOLDEN_LOG = `

@@ -6,7 +6,7 @@ import {
   keepAllPlan,
   SimulatedDisk,
   tornPointsOf,
-} from '../../src/testing/index.js';
+} from '../../../src/testing/index.js';
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
-import { hasErrno, LockedError, LockUnavailableError } from './errors.js';
-import { decodeLockOwner, encodeLockOwner, LOCK_OWNER_BYTES, type LockOwner } from './format/lock-owner.js';
-import { lockPath } from './format/names.js';
-import type { FileHandle, FileSystem } from './fs/types.js';
+import { hasErrno, LockedError, LockUnavailableError } from '../errors.js';
+import { decodeLockOwner, encodeLockOwner, LOCK_OWNER_BYTES, type LockOwner } from '../format/lock-owner.js';
+import { lockPath } from '../format/names.js';
+import type { FileHandle, FileSystem } from '../fs/types.js';
 
-export type { LockOwner } from './format/lock-owner.js';
+export type { LockOwner } from '../format/lock-owner.js';
 
 /**
  * One owner per metadata directory: an exclusive kernel lock (flock(2)) on `<dir>/LOCK`, taken

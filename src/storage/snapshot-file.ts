@@ -1,8 +1,8 @@
 import { dirname } from 'node:path';
-import { CorruptionError, hasErrno } from './errors.js';
-import { snapshotPath, snapshotTempPath } from './format/names.js';
-import { decodeSnapshot, encodeSnapshot, type SnapshotContent } from './format/snapshot-codec.js';
-import type { FileSystem } from './fs/types.js';
+import { CorruptionError, hasErrno } from '../errors.js';
+import { snapshotPath, snapshotTempPath } from '../format/names.js';
+import { decodeSnapshot, encodeSnapshot, type SnapshotContent } from '../format/snapshot-codec.js';
+import type { FileSystem } from '../fs/types.js';
 
 /**
  * Reads `<dir>/metadata.json`: its content, `undefined` when there is none, or a thrown

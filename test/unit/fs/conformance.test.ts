@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NodeFileSystem } from '../src/fs/node-fs.js';
-import type { FileSystem } from '../src/fs/types.js';
-import { SimulatedDisk } from '../src/testing/sim-fs.js';
+import { NodeFileSystem } from '../../../src/fs/node-fs.js';
+import type { FileSystem } from '../../../src/fs/types.js';
+import { SimulatedDisk } from '../../../src/testing/sim-fs.js';
 
 /**
  * One suite, two implementations: whatever the real disk does here, the simulated disk must do

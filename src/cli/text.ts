@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import type { LockOwner, LockStatus } from '../lock.js';
-import type { LogEnd } from '../log/log-reader.js';
-import type { CorruptionInfo, DamagedRange } from '../repair.js';
+import type { CorruptionInfo, DamagedRange } from '../ops/repair.js';
 import { NONE_SERVER_ID } from '../state.js';
+import type { LockOwner, LockStatus } from '../storage/lock.js';
+import type { LogEnd } from '../storage/log-reader.js';
 
 /** Small text helpers shared by the commands. */
 

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, HEADER_SIZE, RECORD_SIZE } from '../../src/format/record.js';
-import { encodeSnapshot } from '../../src/format/snapshot-codec.js';
-import { Metadata, MetadataManager } from '../../src/index.js';
-import { UpdateKind } from '../../src/state.js';
-import { directoryContents, flipByte, logFile, tempDir, truncateFile, writeAt } from '../helpers.js';
+import { encodeRecord, HEADER_SIZE, RECORD_SIZE } from '../../../src/format/record.js';
+import { encodeSnapshot } from '../../../src/format/snapshot-codec.js';
+import { Metadata, MetadataManager } from '../../../src/index.js';
+import { UpdateKind } from '../../../src/state.js';
+import { directoryContents, flipByte, logFile, tempDir, truncateFile, writeAt } from '../../helpers.js';
 
 /** A directory whose log holds terms 1..n, one record per write (so each is its own batch). */
 async function logWithTerms(n: number): Promise<string> {

@@ -2,12 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LockedError, LockUnavailableError } from '../../src/errors.js';
-import { decodeLockOwner, encodeLockOwner, LOCK_OWNER_BYTES } from '../../src/format/lock-owner.js';
-import { NodeFileSystem } from '../../src/fs/node-fs.js';
-import { acquireLock, lockStatus } from '../../src/lock.js';
-import { SimulatedDisk } from '../../src/testing/index.js';
-import { tempDir } from '../helpers.js';
+import { LockedError, LockUnavailableError } from '../../../src/errors.js';
+import { decodeLockOwner, encodeLockOwner, LOCK_OWNER_BYTES } from '../../../src/format/lock-owner.js';
+import { NodeFileSystem } from '../../../src/fs/node-fs.js';
+import { acquireLock, lockStatus } from '../../../src/storage/lock.js';
+import { SimulatedDisk } from '../../../src/testing/index.js';
+import { tempDir } from '../../helpers.js';
 
 function simDir(): SimulatedDisk {
   const disk = new SimulatedDisk();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Metadata, MetadataManager, NONE_SERVER_ID } from '../../src/index.js';
-import { directoryContents, tempDir } from '../helpers.js';
+import { Metadata, MetadataManager, NONE_SERVER_ID } from '../../../src/index.js';
+import { directoryContents, tempDir } from '../../helpers.js';
 
 describe("Raft's rules", () => {
   it('a higher term clears the vote', async () => {

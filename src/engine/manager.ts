@@ -1,16 +1,11 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ensureDirectory } from './ensure-directory.js';
-import { InvalidArgumentError, ManagerStateError, type MetadataError, RaftRuleError } from './errors.js';
-import type { LogRecord } from './format/record.js';
-import { defaultFileSystem } from './fs/default.js';
-import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from './fs/types.js';
-import { acquireLock, type DirectoryLock } from './lock.js';
-import { LogWriter } from './log/log-writer.js';
-import { Metadata, makeMetadata } from './metadata.js';
-import { recoverDirectory } from './recovery.js';
-import { writeSnapshot } from './snapshot.js';
-import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount } from './state.js';
+import { InvalidArgumentError, ManagerStateError, type MetadataError, RaftRuleError } from '../errors.js';
+import type { LogRecord } from '../format/record.js';
+import { defaultFileSystem } from '../fs/default.js';
+import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from '../fs/types.js';
+import { Metadata, makeMetadata } from '../metadata.js';
+import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount } from '../state.js';
 import {
   compactionChannel,
   type FailureStage,
@@ -18,7 +13,12 @@ import {
   fsyncChannel,
   type ManagerStats,
   StatsRecorder,
-} from './stats.js';
+} from '../stats.js';
+import { ensureDirectory } from '../storage/ensure-directory.js';
+import { acquireLock, type DirectoryLock } from '../storage/lock.js';
+import { LogWriter } from '../storage/log-writer.js';
+import { recoverDirectory } from '../storage/recovery.js';
+import { writeSnapshot } from '../storage/snapshot-file.js';
 
 /** Options of {@link MetadataManager.open} and of the constructor's third argument. */
 export interface ManagerOptions {
@@ -662,7 +662,7 @@ export class MetadataManager {
     }
     if (covered > this.#snapshotSeq || this.#snapshotSeq < 0) {
       // Crash anywhere in here: metadata.json is the old or the new snapshot, complete; the
-      // logs still hold every record after the old one (see snapshot.ts). Failures of
+      // logs still hold every record after the old one (see storage/snapshot-file.ts). Failures of
       // writeSnapshot's steps:
       // - unlink of a stale `metadata.json.tmp`, its create, write, fsync, close: only the temp
       //   was touched; the old snapshot and every log are as they were. Abandoned: the logs

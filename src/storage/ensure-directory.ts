@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
-import { hasErrno } from './errors.js';
-import type { FileSystem } from './fs/types.js';
+import { hasErrno } from '../errors.js';
+import type { FileSystem } from '../fs/types.js';
 
 /**
  * Makes sure `dir` exists durably: creates it and any missing parents, fsyncing the parent of each

@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ioThreadCounts, settleIoThreads } from '../../src/fs/io-thread.js';
-import { Metadata, MetadataManager, NodeFileSystem } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
+import { ioThreadCounts, settleIoThreads } from '../../../src/fs/io-thread.js';
+import { Metadata, MetadataManager, NodeFileSystem } from '../../../src/index.js';
+import { tempDir } from '../../helpers.js';
 
 /** OS threads of this process (Linux), or undefined elsewhere. */
 function osThreads(): number | undefined {

@@ -2,10 +2,10 @@ import { closeSync, openSync, readSync, renameSync, statSync, writeFileSync } fr
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkPosition, IoThread } from '../../src/fs/io-thread.js';
-import { NodeFileSystem } from '../../src/fs/node-fs.js';
-import type { FileHandle } from '../../src/fs/types.js';
-import { tempDir } from '../helpers.js';
+import { checkPosition, IoThread } from '../../../src/fs/io-thread.js';
+import { NodeFileSystem } from '../../../src/fs/node-fs.js';
+import type { FileHandle } from '../../../src/fs/types.js';
+import { tempDir } from '../../helpers.js';
 
 const HEADER = Uint8Array.from([0x52, 0x4d, 0x4c, 0x47, 1, 2, 3, 4]);
 

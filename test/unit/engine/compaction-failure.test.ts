@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHANNELS, type FailureEvent, Metadata, MetadataManager, subscribeChannel } from '../../src/index.js';
-import { type FaultRule, SimulatedDisk } from '../../src/testing/index.js';
+import {
+  CHANNELS,
+  type FailureEvent,
+  Metadata,
+  MetadataManager,
+  subscribeChannel,
+} from '../../../src/index.js';
+import { type FaultRule, SimulatedDisk } from '../../../src/testing/index.js';
 
 // A compaction that fails before it changed anything the state on disk depends on is abandoned:
 // the manager keeps serving on its current log, reports it (failure channel with fatal: false,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { FileHandle, FileSystem, OpenMode } from '../../src/index.js';
-import { Metadata, MetadataManager, NodeFileSystem } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
+import type { FileHandle, FileSystem, OpenMode } from '../../../src/index.js';
+import { Metadata, MetadataManager, NodeFileSystem } from '../../../src/index.js';
+import { tempDir } from '../../helpers.js';
 
 /** The real disk, except that chosen calls fail with a system error. */
 class FailingDisk extends NodeFileSystem {

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
-import { CorruptionError, hasErrno } from './errors.js';
-import { logFiles } from './format/names.js';
-import type { LogRecord } from './format/record.js';
-import type { SnapshotContent } from './format/snapshot-codec.js';
-import type { FileSystem } from './fs/types.js';
-import { type LogScan, scanLog } from './log/log-reader.js';
-import { readSnapshot } from './snapshot.js';
-import { type HardState, isLegalTransition, NONE_SERVER_ID, UpdateKind } from './state.js';
+import { CorruptionError, hasErrno } from '../errors.js';
+import { logFiles } from '../format/names.js';
+import type { LogRecord } from '../format/record.js';
+import type { SnapshotContent } from '../format/snapshot-codec.js';
+import type { FileSystem } from '../fs/types.js';
+import { type HardState, isLegalTransition, NONE_SERVER_ID, UpdateKind } from '../state.js';
+import { type LogScan, scanLog } from './log-reader.js';
+import { readSnapshot } from './snapshot-file.js';
 
 /** One log file as recovery found it. */
 export interface RecoveredLog {

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureDirectory } from '../../src/ensure-directory.js';
-import { Metadata, MetadataManager } from '../../src/index.js';
-import { SimulatedDisk } from '../../src/testing/index.js';
-import { tempDir } from '../helpers.js';
+import { Metadata, MetadataManager } from '../../../src/index.js';
+import { ensureDirectory } from '../../../src/storage/ensure-directory.js';
+import { SimulatedDisk } from '../../../src/testing/index.js';
+import { tempDir } from '../../helpers.js';
 
 // A metadata directory given as `base/x/..//d` (with `base/x` missing) or as a relative path is
 // resolved once, lexically (`path.resolve`), and every call uses that one path: the directory the

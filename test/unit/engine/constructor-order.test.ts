@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import { CHANNELS, Metadata, MetadataManager, NONE_SERVER_ID } from '../../src/index.js';
-import { SimulatedDisk } from '../../src/testing/index.js';
+import { CHANNELS, Metadata, MetadataManager, NONE_SERVER_ID } from '../../../src/index.js';
+import { SimulatedDisk } from '../../../src/testing/index.js';
 
 // The seed's form, `new MetadataManager(initial, ms)`, opens in the background. Whenever a call
 // arrives during that open, the result must be the one of a sequential run: the open (with its
