@@ -18,7 +18,7 @@ export {
   newConformanceRun,
   openFirst,
   runConformance,
-} from './conformance.js';
+} from './conformance/run.js';
 export {
   BatchCommand,
   CloseCommand,
@@ -31,7 +31,7 @@ export {
   ReopenCommand,
   SyncCommand,
   UpdateCommand,
-} from './conformance-commands.js';
+} from './conformance/commands.js';
 export {
   ConformanceSystem,
   checkConcurrent,
@@ -47,7 +47,7 @@ export {
   type Settled,
   type StoreContext,
   submitConcurrently,
-} from './conformance-system.js';
+} from './conformance/system.js';
 export {
   type CrashPlan,
   countCrashPlans,
@@ -63,7 +63,7 @@ export {
   SECTOR_BYTES,
   tornPointsOf,
   type WriteFate,
-} from './crash-plan.js';
+} from './sim/crash.js';
 export {
   type ConcreteUpdate,
   concretize,
@@ -75,8 +75,8 @@ export {
   sameState,
   showState,
   type UpdateStep,
-} from './model.js';
-export { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim-errors.js';
+} from './conformance/model.js';
+export { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim/errors.js';
 export {
   type FaultRule,
   type FsCall,
@@ -86,4 +86,4 @@ export {
   type SimulatedProcess,
   type TraceEntry,
   type TraceOp,
-} from './sim-fs.js';
+} from './sim/disk.js';

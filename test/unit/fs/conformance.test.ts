@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeFileSystem } from '../../../src/fs/node-fs.js';
 import type { FileSystem } from '../../../src/fs/types.js';
-import { SimulatedDisk } from '../../../src/testing/sim-fs.js';
+import { SimulatedDisk } from '../../../src/testing/sim/disk.js';
 
 /**
  * One suite, two implementations: whatever the real disk does here, the simulated disk must do

@@ -5,7 +5,7 @@ import {
   faultArbitrary,
   updateSequenceArbitrary,
   updateStepArbitrary,
-} from './arbitraries.js';
+} from '../arbitraries.js';
 import {
   type ConformanceSystem,
   callSync,
@@ -22,9 +22,9 @@ import {
   isStoppedByFault,
   requireStore,
   submitConcurrently,
-} from './conformance-system.js';
+} from './system.js';
 import { concretize, expectedOutcome, type HardStateModel, showUpdate, type UpdateStep } from './model.js';
-import type { FaultRule } from './sim-fs.js';
+import type { FaultRule } from '../sim/disk.js';
 
 /** The commands of the conformance model: each a step fast-check may generate, run and shrink. */
 

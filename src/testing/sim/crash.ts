@@ -1,4 +1,4 @@
-import { Prng } from './sim-errors.js';
+import { Prng } from './errors.js';
 
 /**
  * What a crash does to the data and names that were not yet durable. A real disk may keep, lose or

@@ -1,4 +1,4 @@
-import type { FileHandle, FileSystem } from '../fs/types.js';
+import type { FileHandle, FileSystem } from '../../fs/types.js';
 import {
   type ConcreteUpdate,
   concretize,
@@ -10,7 +10,7 @@ import {
   showUpdate,
   type UpdateStep,
 } from './model.js';
-import type { SimulatedDisk, SimulatedProcess } from './sim-fs.js';
+import type { SimulatedDisk, SimulatedProcess } from '../sim/disk.js';
 
 /**
  * The system under test of the conformance checks, and the checks the commands share: how a call

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type Cmd, type CommandOptions, conformanceCommands } from './conformance-commands.js';
+import { type Cmd, type CommandOptions, conformanceCommands } from './commands.js';
 import {
   ConformanceSystem,
   checkedLoad,
@@ -9,9 +9,9 @@ import {
   type LoadState,
   type OpenStore,
   RAFT_METADATA_CODES,
-} from './conformance-system.js';
+} from './system.js';
 import { HardStateModel } from './model.js';
-import { SimulatedDisk, type SimulatedDiskOptions } from './sim-fs.js';
+import { SimulatedDisk, type SimulatedDiskOptions } from '../sim/disk.js';
 
 /** {@link runConformance}: the conformance model run with fast-check, and its setup and teardown. */
 

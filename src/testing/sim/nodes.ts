@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { OpenMode } from '../fs/types.js';
-import type { WriteFate } from './crash-plan.js';
-import { systemError } from './sim-errors.js';
-import type { FaultRule, FsCall } from './sim-types.js';
+import type { OpenMode } from '../../fs/types.js';
+import type { WriteFate } from './crash.js';
+import { systemError } from './errors.js';
+import type { FaultRule, FsCall } from './types.js';
 
 /**
  * The simulated disk's insides: inodes (files with durable bytes and pending writes, directories

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from '../fs/types.js';
+import type { FileHandle, FileStat, FileSystem, LockProbe, OpenMode } from '../../fs/types.js';
 import {
   type CrashPlan,
   describeCrashPlan,
@@ -10,8 +10,8 @@ import {
   randomCrashPlan,
   tornPointsOf,
   type WriteFate,
-} from './crash-plan.js';
-import { type SimErrorCode, type SimSystemError, systemError } from './sim-errors.js';
+} from './crash.js';
+import { type SimErrorCode, type SimSystemError, systemError } from './errors.js';
 import {
   type ArmedFault,
   applyWrite,
@@ -32,7 +32,7 @@ import {
   type ProcState,
   ROOT,
   survivingBytes,
-} from './sim-nodes.js';
+} from './nodes.js';
 import type {
   FaultRule,
   FsCall,
@@ -41,7 +41,7 @@ import type {
   SimulatedProcess,
   TraceEntry,
   TraceOp,
-} from './sim-types.js';
+} from './types.js';
 
 /**
  * An in-memory {@link FileSystem} that crashes like a real machine.
@@ -1129,5 +1129,5 @@ export type {
   SimulatedProcess,
   TraceEntry,
   TraceOp,
-} from './sim-types.js';
+} from './types.js';
 export type { SimErrorCode, SimSystemError };
