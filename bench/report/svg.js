@@ -3,7 +3,7 @@
  * durable updates per second per variant, and a log-log line chart of raft-metadata's throughput
  * against the number of concurrent writers.
  */
-import { formatRate, formatRatio } from './stats.js';
+import { formatRate, formatRatio } from '../lib/stats.js';
 
 const WIDTH = 980;
 const FONT = 'font-family="ui-sans-serif, system-ui, sans-serif"';

@@ -1,10 +1,10 @@
 /**
  * Times one `Metadata.load` in a fresh process (a restarting node: cold JIT) and reports memory.
- *   node --expose-gc bench/load-child.js <dir> <expected currentTerm>
- * Prints one JSON line. Run by bench/run.js.
+ *   node --expose-gc bench/sections/load-child.js <dir> <expected currentTerm>
+ * Prints one JSON line. Run by bench/sections/load.js.
  */
 import { performance } from 'node:perf_hooks';
-import { Metadata } from '../dist/index.js';
+import { Metadata } from '../../dist/index.js';
 
 const [dir, expected] = process.argv.slice(2);
 globalThis.gc?.();

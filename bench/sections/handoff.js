@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { IoThread } from '../../dist/fs/io-thread.js';
-import { median } from './stats.js';
+import { median } from '../lib/stats.js';
 
 const RECORD = 32;
 const AREA = 1 << 20;
