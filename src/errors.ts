@@ -16,6 +16,8 @@ import type { LockOwner } from './format/lock-owner.js';
  * | `ERR_LOCK_UNAVAILABLE`   | the kernel lock cannot be had here (file system without flock, native module missing) |
  * | `ERR_MANAGER_FAILED`     | a write or fsync failed earlier; the manager accepts nothing more |
  * | `ERR_MANAGER_CLOSED`     | the manager was closed |
+ * | `ERR_REPAIR_REFUSED`     | (CLI repair) a plan that cannot be applied: nothing to repair, or it needs a minimum term |
+ * | `ERR_REPAIR_FAILED`      | (CLI repair) after the repair, the directory does not load the planned state |
  */
 export type MetadataErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
@@ -26,7 +28,9 @@ export type MetadataErrorCode =
   | 'ERR_METADATA_LOCKED'
   | 'ERR_LOCK_UNAVAILABLE'
   | 'ERR_MANAGER_FAILED'
-  | 'ERR_MANAGER_CLOSED';
+  | 'ERR_MANAGER_CLOSED'
+  | 'ERR_REPAIR_REFUSED'
+  | 'ERR_REPAIR_FAILED';
 
 /** Base class of every error the library throws. */
 export class MetadataError extends Error {
@@ -115,6 +119,17 @@ export class LockUnavailableError extends MetadataError {
 export class ManagerStateError extends MetadataError {
   constructor(code: 'ERR_MANAGER_FAILED' | 'ERR_MANAGER_CLOSED', message: string, cause?: unknown) {
     super(code, message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/**
+ * A repair of a metadata directory (the CLI's `repair`) that was refused before any change
+ * (`ERR_REPAIR_REFUSED`), or whose result does not load as planned (`ERR_REPAIR_FAILED`: the
+ * backup folder holds the original files).
+ */
+export class RepairError extends MetadataError {
+  constructor(code: 'ERR_REPAIR_REFUSED' | 'ERR_REPAIR_FAILED', message: string) {
+    super(code, message);
   }
 }
 

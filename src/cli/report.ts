@@ -1,14 +1,13 @@
 import { resolve } from 'node:path';
 import type {
   CorruptionInfo,
-  DamagedRange,
   DirectoryKind,
   Examination,
   ExaminedLog,
   ExaminedRecord,
-  SalvagedSnapshot,
   Verdict,
-} from '../ops/repair.js';
+} from '../ops/examine.js';
+import type { DamagedRange, SalvagedSnapshot } from '../ops/salvage.js';
 import { UpdateKind } from '../state.js';
 import { type LockJson, lockJson } from './document.js';
 import { nameIn } from './text.js';
@@ -128,7 +127,7 @@ export function logJson(log: ExaminedLog): LogJson {
     size: log.salvage.size,
     firstSeq: log.nameFirstSeq,
     formatVersion: header?.version ?? null,
-    headerProblem: log.salvage.headerProblem ?? null,
+    headerProblem: log.salvage.headerProblem?.reason ?? null,
     recordCount: log.scan ? log.scan.recordCount : before.length,
     firstRecordSeq: log.scan ? (log.scan.firstSeq ?? null) : (before[0]?.seq ?? null),
     lastRecordSeq: log.scan ? (log.scan.lastSeq ?? null) : (before.at(-1)?.seq ?? null),

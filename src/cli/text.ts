@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import type { CorruptionInfo, DamagedRange } from '../ops/repair.js';
+import type { CorruptionInfo } from '../ops/examine.js';
+import type { DamagedRange } from '../ops/salvage.js';
 import { NONE_SERVER_ID } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { LogEnd } from '../storage/log-reader.js';

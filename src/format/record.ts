@@ -82,25 +82,56 @@ export function encodeHeader(firstSeq: number): Uint8Array {
   return bytes;
 }
 
+/** Why a header does not decode. A contract between modules: match on these, never on `reason`. */
+export const HeaderProblem = {
+  /** Fewer than HEADER_SIZE bytes: the header write (at log creation) never fully reached the disk. */
+  Short: 'short',
+  /** All zeros: the header write never reached the disk. */
+  Zero: 'zero',
+  /** Not the magic `RAFTMWAL`: not a raft-metadata log. */
+  BadMagic: 'bad-magic',
+  Checksum: 'checksum',
+  UnknownVersion: 'unknown-version',
+  RecordSize: 'record-size',
+  FirstSeq: 'first-seq',
+} as const;
+export type HeaderProblem = (typeof HeaderProblem)[keyof typeof HeaderProblem];
+
+/** A header that does not decode: the kind, and the reason in words (for people and JSON). */
+export interface HeaderDefect {
+  readonly kind: HeaderProblem;
+  readonly reason: string;
+}
+
 /**
- * Decodes a header. Returns a reason string when the bytes are not a valid version-1 header;
- * `'zero'` when they are all zeros (a header whose write never reached the disk).
+ * True when the header was never (completely) written: a crash right after the log file was
+ * created. Such a log holds no record; anything else wrong with a header is damage.
  */
-export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem: string } {
-  if (bytes.byteLength < HEADER_SIZE) return { problem: 'short header' };
+export function headerNeverWritten(defect: HeaderDefect): boolean {
+  return defect.kind === HeaderProblem.Short || defect.kind === HeaderProblem.Zero;
+}
+
+/** Decodes a header, or says why the bytes are not a valid version-1 header. */
+export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem: HeaderDefect } {
+  const problem = (kind: HeaderProblem, reason: string) => ({ problem: { kind, reason } });
+  // The reasons of Short and Zero are the CLI's JSON `headerProblem` values ('short header', 'zero').
+  if (bytes.byteLength < HEADER_SIZE) return problem(HeaderProblem.Short, 'short header');
   const head = bytes.subarray(0, HEADER_SIZE);
-  if (head.every((b) => b === 0)) return { problem: 'zero' };
+  if (head.every((b) => b === 0)) return problem(HeaderProblem.Zero, 'zero');
   const view = viewOf(head);
   const magic = new TextDecoder().decode(head.subarray(0, 8));
-  if (magic !== LOG_MAGIC) return { problem: `bad magic ${JSON.stringify(magic)} (not a raft-metadata log)` };
+  if (magic !== LOG_MAGIC)
+    return problem(HeaderProblem.BadMagic, `bad magic ${JSON.stringify(magic)} (not a raft-metadata log)`);
   if (view.getUint32(28, true) !== crc32(head.subarray(0, 28)))
-    return { problem: 'header checksum mismatch' };
+    return problem(HeaderProblem.Checksum, 'header checksum mismatch');
   const version = view.getUint32(8, true);
-  if (version !== LOG_FORMAT_VERSION) return { problem: `unknown log format version ${version}` };
+  if (version !== LOG_FORMAT_VERSION)
+    return problem(HeaderProblem.UnknownVersion, `unknown log format version ${version}`);
   const recordSize = view.getUint32(12, true);
-  if (recordSize !== RECORD_SIZE) return { problem: `unexpected record size ${recordSize}` };
+  if (recordSize !== RECORD_SIZE)
+    return problem(HeaderProblem.RecordSize, `unexpected record size ${recordSize}`);
   const firstSeq = readU64(view, 16);
-  if (firstSeq < 1) return { problem: 'invalid first sequence number' };
+  if (firstSeq < 1) return problem(HeaderProblem.FirstSeq, 'invalid first sequence number');
   return { version, recordSize, firstSeq };
 }
 

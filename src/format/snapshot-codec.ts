@@ -104,3 +104,26 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent | SnapshotPro
   }
   return content;
 }
+
+/**
+ * The numbers a snapshot's JSON claims, whatever else is wrong with it (a checksum mismatch, a
+ * missing field, bytes that are not UTF-8): undefined when the text does not parse as a JSON object
+ * or holds none. Never state: the CLI's salvage counts them as seen, since a node may have acted on
+ * them. The one other reading of a snapshot besides {@link decodeSnapshot}, and it lives here too.
+ */
+export function snapshotClaims(bytes: Uint8Array): Partial<SnapshotContent> | undefined {
+  let parsed: unknown;
+  try {
+    // Lenient decoding on purpose: a damaged byte in a string must not hide the numbers.
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined; // Not JSON at all: nothing can be read from it.
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const obj = parsed as Record<string, unknown>;
+  const found: { currentTerm?: number; votedFor?: number; lastSeq?: number } = {};
+  if (isCount(obj.currentTerm)) found.currentTerm = obj.currentTerm;
+  if (isCount(obj.votedFor)) found.votedFor = obj.votedFor;
+  if (isCount(obj.lastSeq)) found.lastSeq = obj.lastSeq;
+  return Object.keys(found).length > 0 ? found : undefined;
+}

@@ -3,6 +3,7 @@ import {
   decodeHeader,
   decodeSlotAt,
   HEADER_SIZE,
+  headerNeverWritten,
   type LogHeader,
   type LogRecord,
   RECORD_SIZE,
@@ -11,8 +12,11 @@ import {
 } from '../format/record.js';
 import type { FileHandle, FileSystem } from '../fs/types.js';
 
-/** Bytes read per step: memory stays flat whatever the log's length. A multiple of RECORD_SIZE. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * Bytes read per step: memory stays flat whatever the log's length. A multiple of RECORD_SIZE.
+ * The CLI's backup copies files in steps of the same size.
+ */
+export const CHUNK_BYTES = 1 << 20;
 
 /** Where the valid records of a log end. */
 export type LogEnd =
@@ -59,7 +63,7 @@ export async function scanLog(
     const headRead = await handle.read(headBytes, 0, HEADER_SIZE, 0);
     const decoded = decodeHeader(headBytes.subarray(0, headRead));
     if ('problem' in decoded) {
-      if (decoded.problem === 'zero' || decoded.problem === 'short header') {
+      if (headerNeverWritten(decoded.problem)) {
         // The header write (made at log creation, before any record) never fully reached the disk.
         const bytesAfter = countNonZero(headBytes.subarray(0, headRead));
         const end: LogEnd =
@@ -69,7 +73,7 @@ export async function scanLog(
         if (fileSize > HEADER_SIZE) await assertZeroFrom(handle, HEADER_SIZE, fileSize, path);
         return { header: undefined, end, fileSize, recordCount: 0, firstSeq: undefined, lastSeq: undefined };
       }
-      throw new CorruptionError(path, 0, decoded.problem);
+      throw new CorruptionError(path, 0, decoded.problem.reason);
     }
 
     let lastSeq = decoded.firstSeq - 1;

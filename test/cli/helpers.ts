@@ -16,9 +16,11 @@ function assertBuilt(): void {
   } catch {
     throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   }
-  const sources = [join(ROOT, 'src', 'cli.ts'), join(ROOT, 'src', 'repair.ts')];
-  for (const entry of readdirSync(join(ROOT, 'src', 'cli'), { recursive: true, encoding: 'utf8' })) {
-    if (entry.endsWith('.ts')) sources.push(join(ROOT, 'src', 'cli', entry));
+  const sources = [join(ROOT, 'src', 'cli.ts')];
+  for (const folder of ['cli', 'ops']) {
+    for (const entry of readdirSync(join(ROOT, 'src', folder), { recursive: true, encoding: 'utf8' })) {
+      if (entry.endsWith('.ts')) sources.push(join(ROOT, 'src', folder, entry));
+    }
   }
   const stale = sources.find((s) => statSync(s).mtimeMs > built);
   if (stale) throw new Error(`dist/cli.js is older than ${stale}: run \`npm run build\` first`);

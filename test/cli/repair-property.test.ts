@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MetadataManager, NodeFileSystem } from '../../src/index.js';
-import { applyRepair, examineDirectory, planRepair } from '../../src/ops/repair.js';
+import { examineDirectory } from '../../src/ops/examine.js';
+import { applyRepair } from '../../src/ops/repair-apply.js';
+import { planRepair } from '../../src/ops/repair-plan.js';
 import { recoverDirectory } from '../../src/storage/recovery.js';
 import { cliJson, tempDir } from './helpers.js';
 

@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
 import { MetadataManager } from '../../engine/manager.js';
 import { CorruptionError, LockedError } from '../../errors.js';
-import { examineDirectory } from '../../ops/repair.js';
+import { examineDirectory } from '../../ops/examine.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
 import { lockJson, type RefusalJson } from '../document.js';

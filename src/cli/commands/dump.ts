@@ -1,4 +1,5 @@
-import { type ExaminedLog, examineDirectory } from '../../ops/repair.js';
+import { headerNeverWritten } from '../../format/record.js';
+import { type ExaminedLog, examineDirectory } from '../../ops/examine.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { directoryJson, kindName, logJson, notMetadataText, recordJson } from '../report.js';
@@ -86,7 +87,7 @@ export async function dump(ctx: CommandContext): Promise<number> {
     const header = log.salvage.header;
     const what = header
       ? `format v${header.version}, first seq ${header.firstSeq}`
-      : `header ${log.salvage.headerProblem === 'zero' || log.salvage.headerProblem === 'short header' ? 'never written' : `DAMAGED (${log.salvage.headerProblem})`}`;
+      : `header ${log.salvage.headerProblem && headerNeverWritten(log.salvage.headerProblem) ? 'never written' : `DAMAGED (${log.salvage.headerProblem?.reason})`}`;
     out.push(
       '',
       `${log.name}  (${what}, ${plural(log.salvage.size, 'byte')})`,

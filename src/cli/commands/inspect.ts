@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { examineDirectory, LOCK_FILE_NAME } from '../../ops/repair.js';
+import { LOCK_NAME } from '../../format/names.js';
+import { examineDirectory } from '../../ops/examine.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { directoryJson, type LogJson, notMetadataText, type SnapshotJson } from '../report.js';
@@ -83,7 +84,7 @@ export async function inspect(ctx: CommandContext): Promise<number> {
   if (report.logs.length === 0) rows.push(['logs', 'none']);
   for (const log of report.logs) rows.push(['log', logText(log)]);
   rows.push(['lock', lockText(exam.lock)]);
-  const others = exam.otherNames.filter((n) => n !== LOCK_FILE_NAME);
+  const others = exam.otherNames.filter((n) => n !== LOCK_NAME);
   if (others.length > 0) rows.push(['other files', `${others.join(', ')} (ignored by the library)`]);
   ctx.io.out(labelled(rows));
   return code;

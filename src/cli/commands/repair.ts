@@ -1,16 +1,9 @@
 import { resolve } from 'node:path';
 import { LockedError } from '../../errors.js';
-import {
-  applyRepair,
-  type Examination,
-  examineDirectory,
-  type LockStatus,
-  planRepair,
-  type RepairOptions,
-  type RepairPlan,
-  type RepairResult,
-} from '../../ops/repair.js';
-import { acquireLock, type DirectoryLock, type LockOwner } from '../../storage/lock.js';
+import { type Examination, examineDirectory } from '../../ops/examine.js';
+import { applyRepair, type RepairResult } from '../../ops/repair-apply.js';
+import { planRepair, type RepairOptions, type RepairPlan } from '../../ops/repair-plan.js';
+import { acquireLock, type DirectoryLock, type LockOwner, type LockStatus } from '../../storage/lock.js';
 import { integerOption } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { errorJson, type LockJson, lockJson, type RefusalJson } from '../document.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type Examination, examineDirectory } from '../../ops/repair.js';
+import { type Examination, examineDirectory } from '../../ops/examine.js';
 import { UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
