@@ -397,6 +397,14 @@ describe('forEachSlot', () => {
     expect(out[2]?.bytes).toEqual(encodeRecord(termRecord(3)).slice(0, 7));
   });
 
+  it('hands a short all-zero end as a short bad slot, not as a zero slot', async () => {
+    const bytes = logBytes(1, [termRecord(1), new Uint8Array(10)]);
+    const out = await visitAll(bytes, HEADER_SIZE, bytes.byteLength);
+    expect(out).toHaveLength(2);
+    expect(out[1]).toMatchObject({ offset: slotOffset(1), slot: { type: 'bad' } });
+    expect(out[1]?.bytes).toEqual(new Uint8Array(10));
+  });
+
   it('stops at the end of the file when `to` lies beyond it', async () => {
     const bytes = logBytes(1, singleWrites(1, 2));
     const out = await visitAll(bytes, HEADER_SIZE, bytes.byteLength + 10 * CHUNK_BYTES);
