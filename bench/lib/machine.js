@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import { peerVersion } from '../peers/index.js';
 import { sh } from './shell.js';
 
-const TMPFS_MAGIC = 0x01021994;
+/** statfs(2) f_type of a tmpfs, where fdatasync costs nothing. */
+export const TMPFS_MAGIC = 0x01021994;
 
 /** `dir` is the run's directory: its file system is the one measured. */
 export function describeMachine(dir) {
