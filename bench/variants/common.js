@@ -3,6 +3,7 @@
  * in a zero-filled (preallocated) file.
  */
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 
 /** One durable update is one 32-byte record, the size of a raft-metadata log record. */
 export const RECORD = 32;
@@ -32,4 +33,11 @@ export async function preallocateHandle(handle) {
   const zeros = new Uint8Array(1 << 20);
   for (let at = 0; at < PREALLOCATE; at += zeros.byteLength) await handle.write(zeros, at);
   await handle.sync();
+}
+
+/** A fresh `data` file in `dir` for the sync and callback floors, zero-filled first when `inPlace`. */
+export function openDataSync(dir, inPlace) {
+  const fd = fs.openSync(join(dir, 'data'), 'w+');
+  if (inPlace) preallocateSync(fd);
+  return fd;
 }

@@ -3,23 +3,21 @@
  * and callback APIs) and with raft-metadata's I/O layer alone (`NodeFileSystem`'s writeDurable, no
  * manager).
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { NodeFileSystem } from '../../dist/index.js';
 import { driveAsync, driveCallback, driveSync } from '../lib/drive.js';
+import { execFileAsync } from '../lib/shell.js';
 import {
   nextPosition,
+  openDataSync,
   PREALLOCATE,
   preallocateHandle,
   preallocateSync,
   RECORD,
   recordBytes,
 } from './common.js';
-
-const execFileAsync = promisify(execFile);
 
 export function nodeSync(inPlace) {
   return {
@@ -29,9 +27,7 @@ export function nodeSync(inPlace) {
     writers: 1,
     blocksLoop: true,
     setup(dir) {
-      const fd = fs.openSync(join(dir, 'data'), 'w+');
-      if (inPlace) preallocateSync(fd);
-      return { fd };
+      return { fd: openDataSync(dir, inPlace) };
     },
     run(state, ms) {
       let position = 0;
@@ -83,9 +79,7 @@ export function nodeCallback(inPlace) {
     writers: 1,
     blocksLoop: false,
     setup(dir) {
-      const fd = fs.openSync(join(dir, 'data'), 'w+');
-      if (inPlace) preallocateSync(fd);
-      return { fd };
+      return { fd: openDataSync(dir, inPlace) };
     },
     run(state, ms) {
       let position = 0;
