@@ -1,0 +1,249 @@
+import { performance } from 'node:perf_hooks';
+import type { FileSystem } from '../fs/types.js';
+import type { HardState } from '../state.js';
+import { compactionChannel, type FailureStage, failureChannel, type StatsRecorder } from '../stats.js';
+import { LogWriter } from '../storage/log-writer.js';
+import { writeSnapshot } from '../storage/snapshot-file.js';
+import type { CommitQueue } from './commit-queue.js';
+import { closedError, failedError } from './engine-errors.js';
+import { AbandonedStep, FatalStep, StepProbe } from './step-probe.js';
+
+/** `snapshotSeq` when the directory has no snapshot yet. */
+export const NO_SNAPSHOT = -1;
+
+/** What the compactor needs from the manager it works for. */
+export interface CompactorContext {
+  readonly fs: FileSystem;
+  /** The resolved directory every call uses. */
+  readonly dir: string;
+  /** The directory as the caller gave it: what the diagnostics channels report. */
+  readonly givenDir: string;
+  readonly queue: CommitQueue;
+  readonly stats: StatsRecorder;
+  /** True once the manager is `closed`: no compaction may start. */
+  isClosed(): boolean;
+  /** True while an interval compaction may start (the manager is `open` and not stopped). */
+  mayRunOnInterval(): boolean;
+}
+
+/**
+ * Compaction, the only code that deletes logs: switch to a new log, write the snapshot, remove the
+ * logs it covers. One runs at a time; `sync()` waits for a running one and then runs its own.
+ */
+export class Compactor {
+  readonly #ctx: CompactorContext;
+  /** `lastSeq` of the snapshot on disk; {@link NO_SNAPSHOT} when there is none. */
+  #snapshotSeq: number;
+  /** Log files that the next compaction removes once its snapshot covers them. */
+  #retiredLogs: string[];
+  #running: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ctx: CompactorContext, snapshotSeq: number, retiredLogs: string[]) {
+    this.#ctx = ctx;
+    this.#snapshotSeq = snapshotSeq;
+    this.#retiredLogs = retiredLogs;
+  }
+
+  /** Whether the snapshot already holds every durable record and no retired log remains. */
+  get upToDate(): boolean {
+    return this.#ctx.queue.durableSeq <= this.#snapshotSeq && this.#retiredLogs.length === 0;
+  }
+
+  /** Starts the interval timer (it does not keep the process alive). */
+  startInterval(intervalMs: number): void {
+    this.#timer = setInterval(() => this.#onInterval(), intervalMs);
+    this.#timer.unref();
+  }
+
+  stopInterval(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+  }
+
+  /** Resolves once no compaction is running. */
+  async settle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running.catch(() => {});
+  }
+
+  /**
+   * Runs one compaction (after a running one). Without `force`, only when something changed; with
+   * it (sync(), open), also to write a first snapshot or to start a fresh log.
+   */
+  async compact(force: boolean): Promise<void> {
+    // No await when nothing runs: the check below and `#running = run` must happen in the same
+    // synchronous step as this call, or two calls of one turn would both start a compaction.
+    while (this.#running !== undefined) await this.#running.catch(() => {});
+    const { queue } = this.#ctx;
+    if (this.#ctx.isClosed()) throw closedError();
+    if (queue.failure !== undefined) throw failedError(queue.failure);
+    const fresh = this.#snapshotSeq >= 0 && (queue.writer?.recordBytes ?? 0) === 0;
+    if (this.upToDate && (!force || fresh)) return;
+    const run = this.#run();
+    this.#running = run;
+    try {
+      await run;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  #onInterval(): void {
+    if (this.#running !== undefined || !this.#ctx.mayRunOnInterval() || this.upToDate) return;
+    // A failure is recorded by #run (fail-stop or abandoned); nothing to report to a caller here.
+    this.compact(false).catch(() => {});
+  }
+
+  /**
+   * One compaction. Each failure is one of two kinds, decided per step below:
+   *
+   * - **Abandoned**: the step failed before it changed anything the state on disk depends on (only
+   *   a temp file was touched, which recovery never reads: `*.tmp` names are not logs, and the
+   *   snapshot reader reads `metadata.json` only). The manager goes on serving on the current log;
+   *   the failure is counted in stats() and published with `fatal: false`; the next interval or
+   *   sync() tries again (its creation replaces a temp file left behind). The error is thrown to
+   *   sync() as it is (a system error, not ERR_MANAGER_FAILED).
+   * - **Fatal** (fail-stop): the step had already renamed something into place or fsynced the
+   *   directory. A failed directory fsync leaves the directory's blocks, which also name the
+   *   current log and snapshot, in an unknown state; a new log that reached its name beside the
+   *   current one is a second log recovery would read (and a torn tail in the current log followed
+   *   by it would read as corruption); so nothing more may be built on it.
+   */
+  async #run(): Promise<void> {
+    const started = performance.now();
+    const switched = await this.#switchLog();
+    if (switched.covered > this.#snapshotSeq || this.#snapshotSeq < 0) {
+      await this.#writeSnapshot({ ...switched.state, lastSeq: switched.covered });
+      this.#snapshotSeq = switched.covered;
+    }
+    await this.#removeRetired();
+    this.#ctx.stats.recordCompaction();
+    if (compactionChannel.hasSubscribers) {
+      compactionChannel.publish({
+        dir: this.#ctx.givenDir,
+        lastSeq: switched.covered,
+        durationMs: performance.now() - started,
+        rotatedLog: switched.rotated,
+      });
+    }
+  }
+
+  /**
+   * Holds the queue, takes the durable state as what this compaction covers, and moves appends to a
+   * fresh log if the current one holds records, so that updates continue while the snapshot is
+   * written. Crash before the new log is durable: the old log still holds everything.
+   */
+  async #switchLog(): Promise<{ covered: number; state: HardState; rotated: boolean }> {
+    const { queue, fs, dir } = this.#ctx;
+    try {
+      await queue.hold();
+      if (queue.failure !== undefined) throw failedError(queue.failure);
+      const covered = queue.durableSeq;
+      const state = queue.durable;
+      const current = queue.writer;
+      if (current === undefined || current.recordBytes === 0) return { covered, state, rotated: false };
+      // The steps of LogWriter.create and what a failure of each one means:
+      // - unlink of a stale `.tmp`, create of the `.tmp` (EMFILE, ENOSPC, EDQUOT), its write or
+      //   fdatasync of header and zeros, closing it: only the `.tmp` was touched. Abandoned; the
+      //   `.tmp` is removed if it was created (best effort: recovery ignores it anyway).
+      // - rename of the `.tmp` to its log name, when it fails: rename changes nothing on
+      //   failure, so abandoned as above.
+      // - rename done, then anything fails (the directory fsync, reopening the new log): the new
+      //   log may be durable next to the current one. Fatal.
+      const probe = new StepProbe(fs);
+      let next: LogWriter;
+      try {
+        next = await LogWriter.create(probe, dir, covered + 1);
+      } catch (err) {
+        if (probe.changedDirectory) throw new FatalStep(err, 'new-log');
+        await this.#abandon(err, 'new-log', probe);
+        throw new AbandonedStep(err);
+      }
+      queue.writer = next;
+      this.#retiredLogs.push(current.path);
+      try {
+        // Every record in the old log was fdatasynced before its caller was answered; a failing
+        // close reports an error the kernel could not place. Fatal, to be safe.
+        await current.close();
+      } catch (err) {
+        throw new FatalStep(err, 'close-log');
+      }
+      return { covered, state, rotated: true };
+    } catch (err) {
+      if (err instanceof AbandonedStep) throw err.error;
+      const fatal = err instanceof FatalStep ? err : new FatalStep(err, 'new-log');
+      queue.fail(fatal.error, fatal.stage);
+      throw failedError(fatal.error);
+    } finally {
+      queue.release();
+    }
+  }
+
+  /**
+   * Crash anywhere in here: metadata.json is the old or the new snapshot, complete; the logs still
+   * hold every record after the old one (see storage/snapshot-file.ts). Failures of writeSnapshot's
+   * steps:
+   * - unlink of a stale `metadata.json.tmp`, its create, write, fsync, close: only the temp was
+   *   touched; the old snapshot and every log are as they were. Abandoned: the logs retired by the
+   *   switch stay retired, so the next compaction writes the snapshot again and removes them then.
+   * - rename of the temp over metadata.json, when it fails: nothing changed. Abandoned.
+   * - rename done, then the directory fsync fails: fatal (the directory's state is unknown).
+   */
+  async #writeSnapshot(content: HardState & { lastSeq: number }): Promise<void> {
+    const { queue, fs, dir } = this.#ctx;
+    const probe = new StepProbe(fs);
+    try {
+      await writeSnapshot(probe, dir, content);
+    } catch (err) {
+      if (!probe.changedDirectory && queue.failure === undefined) {
+        await this.#abandon(err, 'snapshot', probe);
+        throw err;
+      }
+      queue.fail(err, 'snapshot');
+      throw failedError(err);
+    }
+  }
+
+  /** Unlinks the logs the durable snapshot covers, then fsyncs the directory. */
+  async #removeRetired(): Promise<void> {
+    const { queue, fs, dir } = this.#ctx;
+    const retired = this.#retiredLogs;
+    this.#retiredLogs = [];
+    const probe = new StepProbe(fs);
+    try {
+      for (const [i, path] of retired.entries()) {
+        // Every record in these logs is in the durable snapshot now. A crash before the unlinks
+        // are durable leaves them in place; replay skips records the snapshot covers.
+        try {
+          await probe.unlink(path);
+        } catch (err) {
+          // A failed unlink removed nothing. The log and those after it stay retired, to be
+          // removed by the next compaction (whose directory fsync also makes the unlinks done
+          // here durable); the snapshot covers them, the current log does not depend on them.
+          this.#retiredLogs.unshift(...retired.slice(i));
+          throw err;
+        }
+      }
+      // A failed fsync here: the directory's blocks are in an unknown state. Fatal.
+      if (retired.length > 0) await probe.syncDir(dir);
+    } catch (err) {
+      if (!probe.changedDirectory && queue.failure === undefined) {
+        await this.#abandon(err, 'remove-logs', probe);
+        throw err;
+      }
+      queue.fail(err, 'remove-logs');
+      throw failedError(err);
+    }
+  }
+
+  /**
+   * A compaction step failed before it changed the directory: count it, publish it as not fatal,
+   * remove the temp files it created (best effort; recovery ignores them), keep serving.
+   */
+  async #abandon(err: unknown, stage: FailureStage, probe: StepProbe): Promise<void> {
+    this.#ctx.stats.recordCompactionFailure(err);
+    if (failureChannel.hasSubscribers) {
+      failureChannel.publish({ dir: this.#ctx.givenDir, error: err, fatal: false, stage });
+    }
+    for (const temp of probe.created) await this.#ctx.fs.unlink(temp).catch(() => {});
+  }
+}
