@@ -98,7 +98,7 @@ try {
     console.log(`   = ${lastAck}, the last acknowledged term: nothing acknowledged was lost`);
   } else {
     console.log(
-      `   > ${lastAck}, and nothing acknowledged was lost: term ${recovered.currentTerm} was submitted and`,
+      `   > ${lastAck}, and nothing acknowledged was lost: term ${recovered.currentTerm} was submitted and written`,
     );
     console.log('   to the log, but the child died before it saw the acknowledgement. Raft allows this:');
     console.log(
@@ -107,7 +107,7 @@ try {
   }
   const reopened = await MetadataManager.open(crashDir);
   console.log(
-    `   MetadataManager.open takes over the dead process's lock and resumes at term ${reopened.get().currentTerm}`,
+    `   MetadataManager.open gets the lock (the kernel dropped it when the child died) and resumes at term ${reopened.get().currentTerm}`,
   );
   await reopened.close();
   if (!ok) process.exitCode = 1;
