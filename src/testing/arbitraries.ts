@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { CANDIDATES, type UpdateStep } from './conformance/model.js';
-import type { FaultRule, FsCall } from './sim/disk.js';
+import type { FaultRule, FsCall } from './sim/types.js';
 
 /**
  * fast-check arbitraries for hard-state workloads. This module (and so `raft-metadata/testing`)

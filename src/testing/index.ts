@@ -13,13 +13,6 @@ export {
   updateStepArbitrary,
 } from './arbitraries.js';
 export {
-  type ConformanceOptions,
-  finalCheck,
-  newConformanceRun,
-  openFirst,
-  runConformance,
-} from './conformance/run.js';
-export {
   BatchCommand,
   CloseCommand,
   type Cmd,
@@ -32,6 +25,25 @@ export {
   SyncCommand,
   UpdateCommand,
 } from './conformance/commands.js';
+export {
+  type ConcreteUpdate,
+  concretize,
+  expectedOutcome,
+  HardStateModel,
+  type HardStateValue,
+  NO_VOTE,
+  type Outcome,
+  sameState,
+  showState,
+  type UpdateStep,
+} from './conformance/model.js';
+export {
+  type ConformanceOptions,
+  finalCheck,
+  newConformanceRun,
+  openFirst,
+  runConformance,
+} from './conformance/run.js';
 export {
   ConformanceSystem,
   checkConcurrent,
@@ -65,19 +77,6 @@ export {
   type WriteFate,
 } from './sim/crash.js';
 export {
-  type ConcreteUpdate,
-  concretize,
-  expectedOutcome,
-  HardStateModel,
-  type HardStateValue,
-  NO_VOTE,
-  type Outcome,
-  sameState,
-  showState,
-  type UpdateStep,
-} from './conformance/model.js';
-export { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim/errors.js';
-export {
   type FaultRule,
   type FsCall,
   type ScheduledCrash,
@@ -87,3 +86,4 @@ export {
   type TraceEntry,
   type TraceOp,
 } from './sim/disk.js';
+export { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim/errors.js';

@@ -6,6 +6,8 @@ import {
   updateSequenceArbitrary,
   updateStepArbitrary,
 } from '../arbitraries.js';
+import type { FaultRule } from '../sim/types.js';
+import { concretize, expectedOutcome, type HardStateModel, showUpdate, type UpdateStep } from './model.js';
 import {
   type ConformanceSystem,
   callSync,
@@ -23,8 +25,6 @@ import {
   requireStore,
   submitConcurrently,
 } from './system.js';
-import { concretize, expectedOutcome, type HardStateModel, showUpdate, type UpdateStep } from './model.js';
-import type { FaultRule } from '../sim/disk.js';
 
 /** The commands of the conformance model: each a step fast-check may generate, run and shrink. */
 

@@ -1,5 +1,8 @@
 import fc from 'fast-check';
+import { SimulatedDisk } from '../sim/disk.js';
+import type { SimulatedDiskOptions } from '../sim/types.js';
 import { type Cmd, type CommandOptions, conformanceCommands } from './commands.js';
+import { HardStateModel } from './model.js';
 import {
   ConformanceSystem,
   checkedLoad,
@@ -10,8 +13,6 @@ import {
   type OpenStore,
   RAFT_METADATA_CODES,
 } from './system.js';
-import { HardStateModel } from './model.js';
-import { SimulatedDisk, type SimulatedDiskOptions } from '../sim/disk.js';
 
 /** {@link runConformance}: the conformance model run with fast-check, and its setup and teardown. */
 

@@ -1,4 +1,6 @@
 import type { FileHandle, FileSystem } from '../../fs/types.js';
+import type { SimulatedDisk } from '../sim/disk.js';
+import type { SimulatedProcess } from '../sim/types.js';
 import {
   type ConcreteUpdate,
   concretize,
@@ -10,7 +12,6 @@ import {
   showUpdate,
   type UpdateStep,
 } from './model.js';
-import type { SimulatedDisk, SimulatedProcess } from '../sim/disk.js';
 
 /**
  * The system under test of the conformance checks, and the checks the commands share: how a call

@@ -1,9 +1,24 @@
-import { Prng } from './errors.js';
+import { applyChanges, type Namespace } from './namespace.js';
+import {
+  type FileNode,
+  failSync,
+  type Image,
+  type Node,
+  ROOT,
+  survivingBytes,
+  syncFile,
+  writeFile,
+} from './nodes.js';
+import { Prng } from './prng.js';
+import type { TraceEntry } from './types.js';
 
 /**
  * What a crash does to the data and names that were not yet durable. A real disk may keep, lose or
  * half-write each of them independently; a {@link CrashPlan} says which, one choice per pending item,
  * so that one crash state is one plain value (printable, replayable, enumerable).
+ *
+ * Also here: what a disk holds after a crash ({@link survivorOf}), and the replay of a trace that
+ * rebuilds a past state of a disk to crash it there ({@link replay}, for `stateAt`).
  */
 
 /** Size of the unit a disk writes atomically. A torn write keeps a prefix cut at such a boundary. */
@@ -157,4 +172,116 @@ export function describeCrashPlan(plan: CrashPlan): string {
   const writes = plan.writes.map((f) => (typeof f === 'string' ? f : `torn@${f.tornAt}`)).join(',');
   const dirOps = plan.dirOps.map((kept) => (kept ? 'kept' : 'lost')).join(',');
   return `writes=[${writes}] dirOps=[${dirOps}]`;
+}
+
+/** What a crash right now could still lose, in the order a {@link CrashPlan} addresses it. */
+export function pendingOf(ns: Namespace): PendingState {
+  const paths = ns.pathsByInode();
+  const writes: PendingWrite[] = [];
+  for (const node of ns.sortedNodes()) {
+    if (node.kind !== 'file') continue;
+    for (const w of node.writes) {
+      if (w.synced) continue;
+      writes.push({
+        path: paths.get(node.id),
+        inode: node.id,
+        position: w.position,
+        length: w.bytes.byteLength,
+        tornPoints: tornPointsOf(w.position, w.bytes.byteLength),
+        limbo: w.limbo,
+      });
+    }
+  }
+  const dirOps: PendingDirOp[] = ns.dirOps.map((op) => ({ description: op.description }));
+  return { writes, dirOps };
+}
+
+/**
+ * The disk after a crash into `plan`: the durable state, plus what `plan` keeps of each pending
+ * write and directory operation. After the reboot everything on it is durable, and inodes no name
+ * reaches are gone.
+ */
+export function survivorOf(ns: Namespace, plan: CrashPlan): Image {
+  const pending = pendingOf(ns);
+  if (plan.writes.length !== pending.writes.length || plan.dirOps.length !== pending.dirOps.length) {
+    throw new Error(
+      `crash plan does not match the pending state (${plan.writes.length}/${pending.writes.length} writes, ` +
+        `${plan.dirOps.length}/${pending.dirOps.length} directory operations)`,
+    );
+  }
+  let w = 0;
+  const nextFate = (): WriteFate => plan.writes[w++] ?? 'keep';
+  const nodes = new Map<number, Node>();
+  for (const node of ns.sortedNodes()) {
+    if (node.kind === 'dir') {
+      nodes.set(node.id, { kind: 'dir', id: node.id, entries: new Map(node.durable), durable: new Map() });
+    } else {
+      const bytes = survivingBytes(node, nextFate);
+      nodes.set(node.id, {
+        kind: 'file',
+        id: node.id,
+        data: bytes,
+        base: bytes,
+        writes: [],
+        dataOwned: false,
+        baseOwned: false,
+      });
+    }
+  }
+  ns.dirOps.forEach((op, i) => {
+    if (plan.dirOps[i]) applyChanges(nodes, op.changes, 'entries');
+  });
+  const reachable = new Map<number, Node>();
+  const visit = (id: number): void => {
+    const node = nodes.get(id);
+    if (!node || reachable.has(id)) return;
+    reachable.set(id, node);
+    if (node.kind === 'dir') {
+      for (const [name, child] of node.entries) node.durable.set(name, child);
+      for (const child of node.entries.values()) visit(child);
+    }
+  };
+  visit(ROOT);
+  return { nodes: reachable, dirOps: [], nextInode: ns.nextInode };
+}
+
+/**
+ * Applies one traced operation again to `ns` (whose state is the one before it): what succeeded
+ * succeeds again, a failed fsync leaves its writes in limbo again. `handles` maps the trace's
+ * handle numbers to inodes.
+ */
+export function replay(
+  ns: Namespace,
+  entry: TraceEntry,
+  handles: Map<number, number>,
+  failedSync: 'limbo' | 'dirty' | undefined,
+): void {
+  const fileOf = (): FileNode | undefined => {
+    const id = entry.handle === undefined ? undefined : handles.get(entry.handle);
+    const node = id === undefined ? undefined : ns.nodes.get(id);
+    return node?.kind === 'file' ? node : undefined;
+  };
+  if (entry.op === 'write' && entry.data && entry.position !== undefined) {
+    const file = fileOf();
+    if (file) writeFile(file, entry.data, entry.position);
+    return;
+  }
+  if (entry.op === 'datasync' || entry.op === 'sync') {
+    const file = fileOf();
+    if (file && entry.injected) failSync(file, failedSync);
+    else if (file && entry.error === undefined) syncFile(file);
+    return;
+  }
+  if (entry.error !== undefined) return;
+  if (entry.op === 'open' && entry.handle !== undefined && entry.mode !== undefined) {
+    handles.set(entry.handle, ns.open(entry.path, entry.mode));
+  } else if (entry.op === 'rename' && entry.dest !== undefined) {
+    ns.rename(entry.path, entry.dest);
+  } else if (entry.op === 'unlink') {
+    ns.unlink(entry.path);
+  } else if (entry.op === 'mkdir') {
+    ns.mkdir(entry.path);
+  } else if (entry.op === 'syncDir') {
+    ns.syncDir(entry.path);
+  }
 }

@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { OpenMode } from '../../fs/types.js';
 import type { WriteFate } from './crash.js';
-import { systemError } from './errors.js';
-import type { FaultRule, FsCall } from './types.js';
 
 /**
- * The simulated disk's insides: inodes (files with durable bytes and pending writes, directories
- * with current and durable entries), pending directory operations, images for stateAt, and the
- * byte-level helpers. Internal to raft-metadata/testing.
+ * The simulated disk's inodes: files with durable bytes and pending writes, directories with
+ * current and durable entries, pending directory operations, images for stateAt, and what writes
+ * and fsyncs do to a file's bytes. Internal to raft-metadata/testing.
  */
 
 export interface PendingWriteState {
@@ -60,29 +57,6 @@ export interface Image {
   readonly nodes: Map<number, Node>;
   readonly dirOps: DirOp[];
   readonly nextInode: number;
-}
-
-/** A simulated process: its calls stop working once it is killed (see {@link SimulatedDisk.process}). */
-export interface ProcState {
-  killed: boolean;
-  onKill: (() => void)[];
-}
-
-export interface HandleState {
-  readonly id: number;
-  readonly proc: ProcState | undefined;
-  readonly inode: number;
-  readonly path: string;
-  readonly mode: OpenMode;
-  closed: boolean;
-  /** Holds the file's kernel lock (openLocked) until closed, or until its process is killed. */
-  readonly locked?: boolean;
-}
-
-export interface ArmedFault {
-  readonly rule: FaultRule;
-  readonly ops: ReadonlySet<FsCall>;
-  seen: number;
 }
 
 export const ROOT = 0;
@@ -154,16 +128,32 @@ export function collapse(file: FileNode): void {
   }
 }
 
-export function killProcess(proc: ProcState): void {
-  if (proc.killed) return;
-  proc.killed = true;
-  for (const wake of proc.onKill.splice(0)) wake();
-}
-
-export function assertRunning(proc: ProcState | undefined, op: string, path: string): void {
-  if (proc?.killed) throw systemError('EIO', op, path, undefined, 'simulated process was killed');
-}
-
 export function hex(bytes: Uint8Array): string {
   return createHash('sha1').update(bytes).digest('hex').slice(0, 16);
+}
+
+/** A write lands in the page cache: reads see it at once; it is pending until an fsync of the file. */
+export function writeFile(file: FileNode, data: Uint8Array, position: number): void {
+  if (data.byteLength === 0) return;
+  if (!file.dataOwned || file.data === file.base) {
+    file.data = file.data.slice();
+    file.dataOwned = true;
+  }
+  file.data = applyWrite(file.data, data, position);
+  file.writes.push({ position, bytes: data, synced: false, limbo: false });
+}
+
+/** A successful fsync: every write of the file not in limbo becomes durable. */
+export function syncFile(file: FileNode): void {
+  for (const w of file.writes) if (!w.limbo) w.synced = true;
+  collapse(file);
+}
+
+/**
+ * An fsync that failed: the writes it covered may or may not be on disk, and stay that way
+ * (`'limbo'`, Linux), or stay pending for the next fsync (`'dirty'`).
+ */
+export function failSync(file: FileNode, failedSync: 'limbo' | 'dirty' | undefined): void {
+  if (failedSync === 'dirty') return;
+  for (const w of file.writes) if (!w.synced) w.limbo = true;
 }

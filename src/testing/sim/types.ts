@@ -1,7 +1,7 @@
 import type { FileSystem, OpenMode } from '../../fs/types.js';
 import type { CrashPlan, PendingState } from './crash.js';
-import type { FaultErrno } from './errors.js';
 import type { SimulatedDisk } from './disk.js';
+import type { FaultErrno } from './errors.js';
 
 /** The public types of the simulated disk: calls, trace entries, fault rules, options. */
 
