@@ -15,4 +15,10 @@ export interface CommandContext {
    * one document (the error's). Call it once, with the exit code the command returns.
    */
   emit(exitCode: number, body: Readonly<Record<string, unknown>>): void;
+  /**
+   * Ends the command without doing its job (a refusal, a directory that is not one, a failed
+   * repair): with --json, `body` is the document (as {@link emit}); otherwise
+   * `raft-metadata COMMAND: message` goes to stderr. Returns `exitCode`, for `return ctx.refuse(...)`.
+   */
+  refuse(exitCode: number, message: string, body: Readonly<Record<string, unknown>>): number;
 }

@@ -1,3 +1,15 @@
+import { basename, dirname, resolve } from 'node:path';
+import type {
+  CorruptionInfo,
+  DirectoryKind,
+  Examination,
+  ExaminedLog,
+  ExaminedRecord,
+  Verdict,
+} from '../ops/examine.js';
+import type { RepairPlan } from '../ops/repair-plan.js';
+import type { DamagedRange, SalvagedSnapshot } from '../ops/salvage.js';
+import { UpdateKind } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { CommandName } from './help.js';
 
@@ -6,6 +18,11 @@ import type { CommandName } from './help.js';
  * a usage error, an I/O error, an internal error. Every document starts with the same envelope;
  * the rest depends on the command. docs/operations.md describes the shapes and docs/schema/ holds
  * a JSON Schema per command. Within a schema version, fields are only ever added.
+ *
+ * This module builds every part of a document that more than one command prints, or that comes
+ * from an examination or a plan (ops/); a command assembles its document from these parts and
+ * never serialises an ops type itself. Text is text.ts's job. (About 320 lines: one job, the JSON
+ * contract, kept in one place so that its field names are reviewed together.)
  */
 
 export const SCHEMA_VERSION = 1;
@@ -95,15 +112,214 @@ export function lockJson(lock: LockStatus): LockJson {
   }
 }
 
-/** A thrown value as an {@link ErrorJson}. */
-export function errorJson(err: unknown, fallbackCode = 'ERR_INTERNAL'): ErrorJson {
-  const message = err instanceof Error ? err.message : String(err);
+/** A thrown value as an {@link ErrorJson} (`message` in place of the error's own, when given). */
+export function errorJson(err: unknown, fallbackCode = 'ERR_INTERNAL', message?: string): ErrorJson {
+  const own = err instanceof Error ? err.message : String(err);
   const fields = typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : {};
   const code = typeof fields.code === 'string' ? fields.code : fallbackCode;
   return {
     code,
-    message,
+    message: message ?? own,
     ...(typeof fields.path === 'string' ? { path: fields.path } : {}),
     ...(typeof fields.syscall === 'string' ? { syscall: fields.syscall } : {}),
+  };
+}
+
+/** `file` relative to `dir` when it is directly inside it (the library's errors carry full paths). */
+export function nameIn(dir: string, file: string): string {
+  return resolve(dirname(file)) === resolve(dir) ? basename(file) : file;
+}
+
+// ---- an examined directory (inspect, verify, dump; repair and compact take parts) ---------------
+
+export interface StateJson {
+  readonly currentTerm: number;
+  readonly votedFor: number;
+  readonly lastSeq: number;
+}
+
+/** Why a node refuses to start: the library's ERR_METADATA_CORRUPT, with the file's name in DIR. */
+export interface CorruptionJson {
+  readonly code: 'ERR_METADATA_CORRUPT';
+  readonly file: string;
+  readonly offset: number;
+  readonly reason: string;
+}
+
+export interface SnapshotJson {
+  readonly name: string;
+  readonly size: number;
+  readonly checksumOk: boolean;
+  /** Checked content, or null when damaged. */
+  readonly currentTerm: number | null;
+  readonly votedFor: number | null;
+  readonly lastSeq: number | null;
+  readonly problem: { readonly offset: number; readonly reason: string } | null;
+  /** What a damaged snapshot's JSON claims (not trusted), or null. */
+  readonly unverified: {
+    readonly currentTerm?: number;
+    readonly votedFor?: number;
+    readonly lastSeq?: number;
+  } | null;
+}
+
+export type TailJson =
+  | { readonly kind: 'clean'; readonly offset: number }
+  | { readonly kind: 'torn'; readonly offset: number; readonly reason: string; readonly bytesAfter: number }
+  | { readonly kind: 'corrupt'; readonly offset: number; readonly reason: string };
+
+export interface LogJson {
+  readonly name: string;
+  readonly size: number;
+  /** First sequence number according to the file name. */
+  readonly firstSeq: number;
+  /** null when the header does not decode. */
+  readonly formatVersion: number | null;
+  readonly headerProblem: string | null;
+  /** Valid records as the library's reader counts them (up to the tail or the damage). */
+  readonly recordCount: number;
+  readonly firstRecordSeq: number | null;
+  readonly lastRecordSeq: number | null;
+  readonly tail: TailJson;
+  /** Every CRC-valid record in the file, including after damage. */
+  readonly readableRecords: number;
+  readonly damage: readonly DamagedRange[];
+}
+
+/** What inspect (and dump, verify) report about a directory; the envelope adds `dir`. */
+export interface DirectoryJson {
+  readonly kind: DirectoryKind;
+  readonly verdict: Verdict;
+  readonly state: StateJson | null;
+  readonly corruption: CorruptionJson | null;
+  readonly snapshot: SnapshotJson | null;
+  readonly logs: readonly LogJson[];
+  readonly lock: LockJson;
+  readonly otherFiles: readonly string[];
+}
+
+export function corruptionJson(dir: string, error: CorruptionInfo | undefined): CorruptionJson | null {
+  if (error === undefined) return null;
+  return {
+    code: 'ERR_METADATA_CORRUPT',
+    file: nameIn(dir, error.file),
+    offset: error.offset,
+    reason: error.reason,
+  };
+}
+
+export function snapshotJson(snapshot: SalvagedSnapshot | undefined): SnapshotJson | null {
+  if (snapshot === undefined) return null;
+  return {
+    name: snapshot.name,
+    size: snapshot.size,
+    checksumOk: snapshot.content !== undefined,
+    currentTerm: snapshot.content?.currentTerm ?? null,
+    votedFor: snapshot.content?.votedFor ?? null,
+    lastSeq: snapshot.content?.lastSeq ?? null,
+    problem: snapshot.problem ? { offset: snapshot.problem.offset, reason: snapshot.problem.problem } : null,
+    unverified: snapshot.unverified ?? null,
+  };
+}
+
+/** The tail of one log as the library's reader sees it (corrupt when it throws). */
+export function tailJson(log: ExaminedLog): TailJson {
+  if (log.scanError !== undefined) {
+    return { kind: 'corrupt', offset: log.scanError.offset, reason: log.scanError.reason };
+  }
+  const end = log.scan?.end ?? { kind: 'clean' as const, offset: 0 };
+  return end.kind === 'clean'
+    ? { kind: 'clean', offset: end.offset }
+    : { kind: 'torn', offset: end.offset, reason: end.reason, bytesAfter: end.bytesAfter };
+}
+
+export function logJson(log: ExaminedLog): LogJson {
+  const header = log.salvage.header;
+  // When the reader throws, count the valid records before the damage it reports.
+  const before = log.scanError ? log.records.filter((r) => r.offset < (log.scanError?.offset ?? 0)) : [];
+  return {
+    name: log.name,
+    size: log.salvage.size,
+    firstSeq: log.nameFirstSeq,
+    formatVersion: header?.version ?? null,
+    headerProblem: log.salvage.headerProblem?.reason ?? null,
+    recordCount: log.scan ? log.scan.recordCount : before.length,
+    firstRecordSeq: log.scan ? (log.scan.firstSeq ?? null) : (before[0]?.seq ?? null),
+    lastRecordSeq: log.scan ? (log.scan.lastSeq ?? null) : (before.at(-1)?.seq ?? null),
+    tail: tailJson(log),
+    readableRecords: log.records.length,
+    damage: log.salvage.damage,
+  };
+}
+
+/** What a node loads, or null when it refuses to start (or there is nothing). */
+export function stateJson(exam: Examination): StateJson | null {
+  const recovered = exam.recovered;
+  return recovered
+    ? {
+        currentTerm: recovered.state.currentTerm,
+        votedFor: recovered.state.votedFor,
+        lastSeq: recovered.lastSeq,
+      }
+    : null;
+}
+
+export function directoryJson(exam: Examination): DirectoryJson {
+  return {
+    kind: exam.kind,
+    verdict: exam.verdict,
+    state: stateJson(exam),
+    corruption: corruptionJson(exam.dir, exam.error),
+    snapshot: snapshotJson(exam.snapshot),
+    logs: exam.logs.map(logJson),
+    lock: lockJson(exam.lock),
+    otherFiles: exam.otherNames,
+  };
+}
+
+export interface RecordJson {
+  readonly offset: number;
+  readonly seq: number;
+  readonly batchIndex: number;
+  readonly kind: 'term' | 'vote';
+  readonly currentTerm: number;
+  readonly votedFor: number;
+  readonly status: ExaminedRecord['status'];
+}
+
+export function kindName(kind: UpdateKind): 'term' | 'vote' {
+  return kind === UpdateKind.Term ? 'term' : 'vote';
+}
+
+export function recordJson(record: ExaminedRecord): RecordJson {
+  return {
+    offset: record.offset,
+    seq: record.seq,
+    batchIndex: record.batchIndex,
+    kind: kindName(record.kind),
+    currentTerm: record.currentTerm,
+    votedFor: record.votedFor,
+    status: record.status,
+  };
+}
+
+// ---- a repair plan (repair) -------------------------------------------------------------------
+
+/** The plan's fields of the document (one shape on every exit path). */
+export function planJson(plan: RepairPlan, exam: Examination) {
+  return {
+    verdict: plan.verdict,
+    strategy: plan.strategy,
+    before: plan.before ?? null,
+    corruption: corruptionJson(exam.dir, exam.error),
+    after: plan.after ?? null,
+    highestTerm: plan.highestTerm,
+    highestSeq: plan.highestSeq,
+    endProven: plan.endProven,
+    needsMinTerm: plan.needsMinTerm,
+    backupFiles: plan.backup,
+    removeFiles: plan.remove,
+    reasons: plan.reasons,
+    warnings: plan.warnings.map((message) => ({ code: 'min-term-overridden', message })),
   };
 }

@@ -144,6 +144,9 @@ export async function run(argv: readonly string[], io: Io, fs?: FileSystem): Pro
     dir = resolve(given);
     const runCommand = await spec.load();
     const ownFs = fs === undefined ? new NodeFileSystem() : undefined;
+    const emit = (exitCode: number, body: Readonly<Record<string, unknown>>): void => {
+      pending = { exitCode, body };
+    };
     let code: number;
     try {
       code = await runCommand({
@@ -152,8 +155,11 @@ export async function run(argv: readonly string[], io: Io, fs?: FileSystem): Pro
         values: parsed.values,
         io,
         fs: fs ?? (ownFs as FileSystem),
-        emit: (exitCode, body) => {
-          pending = { exitCode, body };
+        emit,
+        refuse: (exitCode, message, body) => {
+          if (json) emit(exitCode, body);
+          else io.err(`${PROGRAM} ${command}: ${message}`);
+          return exitCode;
         },
       });
     } finally {

@@ -1,12 +1,19 @@
 import { hostname } from 'node:os';
-import { basename, dirname, resolve } from 'node:path';
-import type { CorruptionInfo } from '../ops/examine.js';
-import type { DamagedRange } from '../ops/salvage.js';
+import { resolve } from 'node:path';
+import { headerNeverWritten, type LogHeader } from '../format/record.js';
+import type { CorruptionInfo, Examination, ExaminedLog } from '../ops/examine.js';
+import type { DamagedRange, SalvagedLog } from '../ops/salvage.js';
 import { NONE_SERVER_ID } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { LogEnd } from '../storage/log-reader.js';
+import { logJson, nameIn, type SnapshotJson } from './document.js';
+import { RUN } from './help.js';
 
-/** Small text helpers shared by the commands. */
+/**
+ * Every text the commands print, and nothing else: the JSON documents are built in document.ts,
+ * and a text that reports what a document holds renders from the document's own builders, so the
+ * two never disagree.
+ */
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -31,11 +38,6 @@ export function vote(votedFor: number): string {
 export function stateText(state: { currentTerm: number; votedFor: number; lastSeq?: number }): string {
   const seq = state.lastSeq === undefined ? '' : `, last seq ${state.lastSeq}`;
   return `term ${state.currentTerm}, vote ${vote(state.votedFor)}${seq}`;
-}
-
-/** `file` relative to `dir` when it is directly inside it (the library's errors carry full paths). */
-export function nameIn(dir: string, file: string): string {
-  return resolve(dirname(file)) === resolve(dir) ? basename(file) : file;
 }
 
 export function corruptionText(dir: string, error: CorruptionInfo): string {
@@ -104,4 +106,130 @@ export function millis(ms: number): string {
   if (ms < 1) return `${(ms * 1000).toFixed(0)} us`;
   if (ms < 10) return `${ms.toFixed(2)} ms`;
   return `${ms.toFixed(1)} ms`;
+}
+
+// ---- an examined directory ------------------------------------------------------------------
+
+/** Why DIR is not a metadata directory, in one sentence. */
+export function notMetadataText(exam: Examination): string {
+  const dir = resolve(exam.dir);
+  switch (exam.kind) {
+    case 'missing':
+      return `${dir} does not exist`;
+    case 'not-directory':
+      return `${dir} is not a directory`;
+    default: {
+      const others =
+        exam.otherNames.length === 0 ? 'it is empty' : `it holds only ${exam.otherNames.join(', ')}`;
+      return `${dir} has no metadata.json and no log-*.wal file (${others}). A node started here would begin at term 0 with no vote: right for a brand-new node, dangerous for one that ran before (it could vote twice in a term)`;
+    }
+  }
+}
+
+export const VERDICT_TEXT = {
+  clean: 'clean',
+  torn: 'torn tail (recoverable: the next open discards it)',
+  corrupt: 'CORRUPT (a node refuses to start)',
+  'not-metadata': 'not a metadata directory',
+} as const;
+
+export function snapshotText(snapshot: SnapshotJson | null): string {
+  if (snapshot === null) return 'none (state starts at term 0; the logs hold everything)';
+  if (snapshot.checksumOk) {
+    return `${snapshot.name}: covers seq 1..${snapshot.lastSeq}, term ${snapshot.currentTerm}, vote ${vote(snapshot.votedFor ?? 0)}, checksum ok, ${plural(snapshot.size, 'byte')}`;
+  }
+  const claims = snapshot.unverified
+    ? `; its JSON claims ${Object.entries(snapshot.unverified)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} (unverified)`
+    : '';
+  return `${snapshot.name}: DAMAGED at byte ${snapshot.problem?.offset}: ${snapshot.problem?.reason}, ${plural(snapshot.size, 'byte')}${claims}`;
+}
+
+/** A log's header in words: `decoded` when it decodes, else never written or damaged (and why). */
+export function headerText(salvage: SalvagedLog, decoded: (header: LogHeader) => string): string {
+  if (salvage.header !== undefined) return decoded(salvage.header);
+  const problem = salvage.headerProblem;
+  if (problem === undefined || headerNeverWritten(problem)) return 'header never written';
+  return `header DAMAGED (${problem.reason})`;
+}
+
+export function logText(examined: ExaminedLog): string {
+  const log = logJson(examined);
+  const version = headerText(examined.salvage, (header) => `format v${header.version}`);
+  const range =
+    log.recordCount === 0
+      ? ''
+      : log.firstRecordSeq === log.lastRecordSeq
+        ? ` (seq ${log.firstRecordSeq})`
+        : ` (seq ${log.firstRecordSeq}..${log.lastRecordSeq})`;
+  const lines = [
+    `${log.name}: ${version}, ${plural(log.recordCount, 'record')}${range}, ${plural(log.size, 'byte')}`,
+  ];
+  if (log.tail.kind === 'corrupt') lines.push(`CORRUPT at byte ${log.tail.offset}: ${log.tail.reason}`);
+  else lines.push(`tail: ${tailText(log.tail)}`);
+  if (log.readableRecords !== log.recordCount) {
+    lines.push(`${plural(log.readableRecords, 'readable record')} in all, counting those after the damage`);
+  }
+  if (log.tail.kind === 'corrupt') for (const d of log.damage) lines.push(damageText(d));
+  return lines.join('\n');
+}
+
+/** The verify verdict as sentences: the first line is the summary. */
+export function verifyLines(exam: Examination): string[] {
+  const dir = exam.dir;
+  const recovered = exam.recovered;
+  const lines: string[] = [];
+  switch (exam.verdict) {
+    case 'not-metadata':
+      lines.push(`NOT A METADATA DIRECTORY: ${notMetadataText(exam)}.`);
+      break;
+    case 'clean':
+      if (recovered)
+        lines.push(
+          `OK: ${resolve(dir)} is clean; a node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}.`,
+        );
+      break;
+    case 'torn': {
+      if (!recovered) break;
+      const torn = recovered.logs.flatMap((log) =>
+        log.scan.end.kind === 'torn' ? [`${log.name}: ${tailText(log.scan.end)}.`] : [],
+      );
+      lines.push(`TORN TAIL (recoverable) in ${resolve(dir)}: ${torn[0] ?? ''}`, ...torn.slice(1));
+      lines.push(
+        'A crash cut the last write short before its fdatasync returned: none of it was acknowledged, nothing is lost.',
+        `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`${RUN} compact ${dir}\` does it now.`,
+      );
+      break;
+    }
+    case 'corrupt': {
+      const error = exam.error;
+      if (!error) break;
+      lines.push(`CORRUPT: ${corruptionText(dir, error)}`);
+      lines.push(
+        'A node refuses to start on this directory (ERR_METADATA_CORRUPT): this is not what a crash leaves.',
+      );
+      const claims = exam.snapshot?.unverified;
+      if (exam.snapshot && exam.snapshot.content === undefined && claims !== undefined) {
+        const said = Object.entries(claims).map(([key, value]) => `${key} ${value}`);
+        lines.push(`${exam.snapshot.name}: its JSON still claims ${said.join(', ')} (unverified)`);
+      }
+      for (const log of exam.logs) {
+        for (const d of log.salvage.damage) lines.push(`${log.name}: ${damageText(d)}`);
+        const after = log.records.filter((r) => r.status === 'not-reached' || r.status === 'rejected').length;
+        if (after > 0)
+          lines.push(`${log.name}: ${plural(after, 'readable record')} at or after the damage, never loaded`);
+      }
+      lines.push(
+        `Next: \`${RUN} dump ${dir}\` to see every readable record, \`${RUN} repair ${dir}\` for a safe way out (it prints its plan first).`,
+      );
+      break;
+    }
+  }
+  if (exam.lock.state === 'held') {
+    lines.push(
+      `Note: ${ownerText(exam.lock.owner)} holds the lock (a running node?); a write in flight can look like a torn tail.`,
+    );
+  }
+  return lines;
 }

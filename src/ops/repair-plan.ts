@@ -171,32 +171,22 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     endProven,
   };
 
-  if (exam.verdict === 'not-metadata') {
-    return {
-      ...base,
-      strategy: 'none',
-      after: undefined,
-      needsMinTerm: false,
-      backup: [],
-      remove: [],
-      reasons: ['not a metadata directory: nothing to repair'],
-      warnings: [],
-    };
-  }
+  const nothingToDo = (reason: string): RepairPlan => ({
+    ...base,
+    strategy: 'none',
+    after: undefined,
+    needsMinTerm: false,
+    backup: [],
+    remove: [],
+    reasons: [reason],
+    warnings: [],
+  });
+  if (exam.verdict === 'not-metadata') return nothingToDo('not a metadata directory: nothing to repair');
   const wantNewTerm =
     exam.verdict === 'corrupt' || options.bumpTerm === true || options.minTerm !== undefined;
   if (!wantNewTerm) {
     if (exam.verdict === 'clean' || before === undefined) {
-      return {
-        ...base,
-        strategy: 'none',
-        after: undefined,
-        needsMinTerm: false,
-        backup: [],
-        remove: [],
-        reasons: ['the directory is clean: nothing to repair'],
-        warnings: [],
-      };
+      return nothingToDo('the directory is clean: nothing to repair');
     }
     reasons.push(
       'Only a torn tail: the last write was cut short by a crash before its fdatasync returned, so none of its records was acknowledged to anyone.',

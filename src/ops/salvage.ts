@@ -1,12 +1,6 @@
 import { join } from 'node:path';
 import { hasErrno } from '../errors.js';
-import {
-  decodeHeader,
-  HEADER_SIZE,
-  type HeaderDefect,
-  type LogHeader,
-  type LogRecord,
-} from '../format/record.js';
+import { HEADER_SIZE, type HeaderDefect, type LogHeader, type LogRecord } from '../format/record.js';
 import {
   decodeSnapshot,
   type SnapshotContent,
@@ -14,7 +8,7 @@ import {
   snapshotClaims,
 } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
-import { countNonZero, forEachSlot } from '../storage/log-reader.js';
+import { countNonZero, forEachSlot, readHeader } from '../storage/log-reader.js';
 
 /**
  * The salvage scan: what is still readable in a metadata file, past any damage. The library's
@@ -72,9 +66,7 @@ export async function salvageLog(fs: FileSystem, path: string): Promise<Salvaged
   const handle = await fs.open(path, 'read');
   try {
     const size = await handle.size();
-    const headBytes = new Uint8Array(HEADER_SIZE);
-    const headRead = await handle.read(headBytes, 0, HEADER_SIZE, 0);
-    const decoded = decodeHeader(headBytes.subarray(0, headRead));
+    const { decoded } = await readHeader(handle);
     const header = 'problem' in decoded ? undefined : decoded;
     const headerProblem = 'problem' in decoded ? decoded.problem : undefined;
     const records: SalvagedRecord[] = [];

@@ -59,13 +59,11 @@ export async function scanLog(
   const handle = await fs.open(path, 'read');
   try {
     const fileSize = await handle.size();
-    const headBytes = new Uint8Array(HEADER_SIZE);
-    const headRead = await handle.read(headBytes, 0, HEADER_SIZE, 0);
-    const decoded = decodeHeader(headBytes.subarray(0, headRead));
+    const { bytes: headBytes, decoded } = await readHeader(handle);
     if ('problem' in decoded) {
       if (headerNeverWritten(decoded.problem)) {
         // The header write (made at log creation, before any record) never fully reached the disk.
-        const bytesAfter = countNonZero(headBytes.subarray(0, headRead));
+        const bytesAfter = countNonZero(headBytes);
         const end: LogEnd =
           bytesAfter === 0
             ? { kind: 'clean', offset: 0 }
@@ -114,6 +112,15 @@ export async function scanLog(
   } finally {
     await handle.close();
   }
+}
+
+/** The header bytes of a log (fewer when the file is shorter) and what they decode to. */
+export async function readHeader(
+  handle: Pick<FileHandle, 'read'>,
+): Promise<{ readonly bytes: Uint8Array; readonly decoded: ReturnType<typeof decodeHeader> }> {
+  const bytes = new Uint8Array(HEADER_SIZE);
+  const got = await handle.read(bytes, 0, HEADER_SIZE, 0);
+  return { bytes: bytes.subarray(0, got), decoded: decodeHeader(bytes.subarray(0, got)) };
 }
 
 /**

@@ -295,11 +295,12 @@ describe.concurrent('dump', () => {
 
     // A valid record breaking Raft's rules: rewrite seq 6 as a vote for 9 in term 7 after the vote for 1.
     const { encodeRecord } = await import('../../src/format/record.js');
+    const { UpdateKind } = await import('../../src/state.js');
     const dir2 = await makeDirectory(HISTORY);
     writeAt(
       newestLog(dir2),
       160,
-      encodeRecord({ kind: 2, batchIndex: 0, seq: 7, currentTerm: 7, votedFor: 9 }),
+      encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 7, currentTerm: 7, votedFor: 9 }),
     );
     const { json } = await cliJson('dump', dir2);
     const [log] = json.logs as { records: { seq: number; status: string }[] }[];

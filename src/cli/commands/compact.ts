@@ -5,11 +5,10 @@ import { CorruptionError, LockedError } from '../../errors.js';
 import { examineDirectory } from '../../ops/examine.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
-import { lockJson, type RefusalJson } from '../document.js';
+import { lockJson, type RefusalJson, stateJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import { RUN } from '../help.js';
-import { notMetadataText, stateJson } from '../report.js';
-import { labelled, millis, ownerText, stateText } from '../text.js';
+import { labelled, millis, notMetadataText, ownerText, stateText } from '../text.js';
 
 interface CompactionEvent {
   readonly dir: string;
@@ -40,11 +39,8 @@ export async function compact(ctx: CommandContext): Promise<number> {
     stats: null,
     lock: lockJson(before.lock),
   };
-  const refuse = (code: number, refusal: RefusalJson): number => {
-    if (ctx.json) ctx.emit(code, { ...nothing, refusal });
-    else ctx.io.err(`raft-metadata compact: ${refusal.message}`);
-    return code;
-  };
+  const refuse = (code: number, refusal: RefusalJson): number =>
+    ctx.refuse(code, refusal.message, { ...nothing, refusal });
   if (before.verdict === 'not-metadata') {
     return refuse(EXIT.notMetadata, {
       reason: 'not-metadata',

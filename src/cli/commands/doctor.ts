@@ -198,19 +198,16 @@ export async function doctor(ctx: CommandContext): Promise<number> {
   }
   if (!isDirectory) {
     const why = `${resolve(dir)} does not exist or is not a directory (doctor measures the file system of an existing directory)`;
-    if (ctx.json)
-      ctx.emit(EXIT.notMetadata, {
-        platform: process.platform,
-        fileSystem: null,
-        fdatasync: null,
-        dirFsync: null,
-        summary: why,
-        warnings: [],
-        fine: [],
-        refusal: { reason: 'not-a-directory', message: why },
-      });
-    else ctx.io.err(`raft-metadata doctor: ${why}`);
-    return EXIT.notMetadata;
+    return ctx.refuse(EXIT.notMetadata, why, {
+      platform: process.platform,
+      fileSystem: null,
+      fdatasync: null,
+      dirFsync: null,
+      summary: why,
+      warnings: [],
+      fine: [],
+      refusal: { reason: 'not-a-directory', message: why },
+    });
   }
   const probe = await probeFileSystem(dir);
   const { append, dirSync, elapsedMs } = await measure(ctx.fs, dir, durationMs);

@@ -1,10 +1,17 @@
-import { headerNeverWritten } from '../../format/record.js';
 import { type ExaminedLog, examineDirectory } from '../../ops/examine.js';
 import type { CommandContext } from '../context.js';
+import { directoryJson, kindName, logJson, recordJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
-import { directoryJson, kindName, logJson, notMetadataText, recordJson } from '../report.js';
-import { corruptionText, plural, stateText, table, vote } from '../text.js';
-import { snapshotText } from './inspect.js';
+import {
+  corruptionText,
+  headerText,
+  notMetadataText,
+  plural,
+  snapshotText,
+  stateText,
+  table,
+  vote,
+} from '../text.js';
 
 /** One line saying where a log's valid records stop and what follows. */
 function stopText(log: ExaminedLog): string {
@@ -66,28 +73,25 @@ export async function dump(ctx: CommandContext): Promise<number> {
   const exam = await examineDirectory(ctx.fs, ctx.dir);
   const report = directoryJson(exam);
   const code = exam.verdict === 'not-metadata' ? EXIT.notMetadata : EXIT.ok;
-  if (ctx.json) {
-    ctx.emit(code, {
-      ...report,
-      logs: exam.logs.map((log) => ({
-        ...logJson(log),
-        validUntil: log.scanError ? log.scanError.offset : (log.scan?.end.offset ?? 0),
-        records: log.records.map(recordJson),
-      })),
-    });
-    return code;
-  }
+  const document = {
+    ...report,
+    logs: exam.logs.map((log) => ({
+      ...logJson(log),
+      validUntil: log.scanError ? log.scanError.offset : (log.scan?.end.offset ?? 0),
+      records: log.records.map(recordJson),
+    })),
+  };
   if (exam.verdict === 'not-metadata') {
-    ctx.io.err(`raft-metadata dump: not a metadata directory: ${notMetadataText(exam)}`);
+    return ctx.refuse(code, `not a metadata directory: ${notMetadataText(exam)}`, document);
+  }
+  if (ctx.json) {
+    ctx.emit(code, document);
     return code;
   }
   const out: string[] = [];
   out.push(`snapshot  ${snapshotText(report.snapshot)}`);
   for (const log of exam.logs) {
-    const header = log.salvage.header;
-    const what = header
-      ? `format v${header.version}, first seq ${header.firstSeq}`
-      : `header ${log.salvage.headerProblem && headerNeverWritten(log.salvage.headerProblem) ? 'never written' : `DAMAGED (${log.salvage.headerProblem?.reason})`}`;
+    const what = headerText(log.salvage, (h) => `format v${h.version}, first seq ${h.firstSeq}`);
     out.push(
       '',
       `${log.name}  (${what}, ${plural(log.salvage.size, 'byte')})`,

@@ -6,12 +6,27 @@ import { planRepair, type RepairOptions, type RepairPlan } from '../../ops/repai
 import { acquireLock, type DirectoryLock, type LockOwner, type LockStatus } from '../../storage/lock.js';
 import { integerOption } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { errorJson, type LockJson, lockJson, type RefusalJson } from '../document.js';
+import {
+  type ErrorJson,
+  errorJson,
+  type LockJson,
+  lockJson,
+  planJson,
+  type RefusalJson,
+} from '../document.js';
 import { EXIT, PLAN_ONLY } from '../exit-codes.js';
 import { RUN } from '../help.js';
-import { corruptionJson, notMetadataText } from '../report.js';
-import { bytes, corruptionText, labelled, lockText, ownerText, stateText, vote } from '../text.js';
-import { verifyLines } from './verify.js';
+import {
+  bytes,
+  corruptionText,
+  labelled,
+  lockText,
+  notMetadataText,
+  ownerText,
+  stateText,
+  verifyLines,
+  vote,
+} from '../text.js';
 
 function planSteps(plan: RepairPlan): string[] {
   const after = plan.after;
@@ -27,25 +42,6 @@ function planSteps(plan: RepairPlan): string[] {
 function beforeText(plan: RepairPlan, exam: Examination): string {
   if (plan.before) return `a node loads ${stateText(plan.before)}`;
   return `a node refuses to start${exam.error ? ` (${corruptionText(exam.dir, exam.error)})` : ''}`;
-}
-
-/** The plan's fields of the document (one shape on every exit path). */
-function planJson(plan: RepairPlan, exam: Examination) {
-  return {
-    verdict: plan.verdict,
-    strategy: plan.strategy,
-    before: plan.before ?? null,
-    corruption: corruptionJson(exam.dir, exam.error),
-    after: plan.after ?? null,
-    highestTerm: plan.highestTerm,
-    highestSeq: plan.highestSeq,
-    endProven: plan.endProven,
-    needsMinTerm: plan.needsMinTerm,
-    backupFiles: plan.backup,
-    removeFiles: plan.remove,
-    reasons: plan.reasons,
-    warnings: plan.warnings.map((message) => ({ code: 'min-term-overridden', message })),
-  };
 }
 
 function printPlan(ctx: CommandContext, plan: RepairPlan, exam: Examination): void {
@@ -103,26 +99,23 @@ export async function repair(ctx: CommandContext): Promise<number> {
     extra: {
       refusal?: RefusalJson;
       result?: Record<string, unknown>;
-      error?: Record<string, unknown>;
+      error?: ErrorJson;
       stream?: 'out' | 'err';
     } = {},
   ): number => {
-    if (ctx.json) {
-      ctx.emit(code, {
-        ...request,
-        applied: extra.result !== undefined,
-        message: message.trim(),
-        ...planJson(plan, exam),
-        lock,
-        refusal: extra.refusal ?? null,
-        result: extra.result ?? null,
-        ...(extra.error ? { error: extra.error } : {}),
-      });
-    } else if (extra.stream === 'err') {
-      ctx.io.err(`raft-metadata repair: ${message}`);
-    } else {
-      say(message);
-    }
+    const body = {
+      ...request,
+      applied: extra.result !== undefined,
+      message: message.trim(),
+      ...planJson(plan, exam),
+      lock,
+      refusal: extra.refusal ?? null,
+      result: extra.result ?? null,
+      ...(extra.error ? { error: extra.error } : {}),
+    };
+    if (extra.stream === 'err') return ctx.refuse(code, message, body);
+    if (ctx.json) ctx.emit(code, body);
+    else say(message);
     return code;
   };
 
@@ -203,7 +196,7 @@ export async function repair(ctx: CommandContext): Promise<number> {
     } catch (err) {
       const message = `repair FAILED: ${err instanceof Error ? err.message : String(err)}. The backup folder (if created) holds the original files; run \`${RUN} inspect ${dir}\`.`;
       return done(EXIT.software, plan, exam, lock, message, {
-        error: { ...errorJson(err, 'ERR_REPAIR_FAILED'), message },
+        error: errorJson(err, 'ERR_REPAIR_FAILED', message),
         stream: 'err',
       });
     }
