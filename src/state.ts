@@ -19,8 +19,8 @@ export interface HardState {
   readonly votedFor: number;
 }
 
-/** What an update changes. The numbers are the record kinds on disk (see docs/format.md). */
-export const UpdateKind = { Term: 1, Vote: 2 } as const;
+/** What an update changes. (Its number on disk is the format's business: format/record.ts.) */
+export const UpdateKind = { Term: 'term', Vote: 'vote' } as const;
 export type UpdateKind = (typeof UpdateKind)[keyof typeof UpdateKind];
 
 /** Throws `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` unless `value` is a safe non-negative integer. */

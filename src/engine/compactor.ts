@@ -8,9 +8,6 @@ import type { CommitQueue } from './commit-queue.js';
 import { closedError, failedError } from './engine-errors.js';
 import { AbandonedStep, FatalStep, StepProbe } from './step-probe.js';
 
-/** `snapshotSeq` when the directory has no snapshot yet. */
-export const NO_SNAPSHOT = -1;
-
 /** What the compactor needs from the manager it works for. */
 export interface CompactorContext {
   readonly fs: FileSystem;
@@ -32,14 +29,14 @@ export interface CompactorContext {
  */
 export class Compactor {
   readonly #ctx: CompactorContext;
-  /** `lastSeq` of the snapshot on disk; {@link NO_SNAPSHOT} when there is none. */
-  #snapshotSeq: number;
+  /** `lastSeq` of the snapshot on disk; undefined while the directory has no snapshot file. */
+  #snapshotSeq: number | undefined;
   /** Log files that the next compaction removes once its snapshot covers them. */
   #retiredLogs: string[];
   #running: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: CompactorContext, snapshotSeq: number, retiredLogs: string[]) {
+  constructor(ctx: CompactorContext, snapshotSeq: number | undefined, retiredLogs: string[]) {
     this.#ctx = ctx;
     this.#snapshotSeq = snapshotSeq;
     this.#retiredLogs = retiredLogs;
@@ -47,7 +44,10 @@ export class Compactor {
 
   /** Whether the snapshot already holds every durable record and no retired log remains. */
   get upToDate(): boolean {
-    return this.#ctx.queue.durableSeq <= this.#snapshotSeq && this.#retiredLogs.length === 0;
+    const snapshotSeq = this.#snapshotSeq;
+    return (
+      snapshotSeq !== undefined && this.#ctx.queue.durableSeq <= snapshotSeq && this.#retiredLogs.length === 0
+    );
   }
 
   /** Starts the interval timer (it does not keep the process alive). */
@@ -76,7 +76,8 @@ export class Compactor {
     const { queue } = this.#ctx;
     if (this.#ctx.isClosed()) throw closedError();
     if (queue.failure !== undefined) throw failedError(queue.failure);
-    const fresh = this.#snapshotSeq >= 0 && (queue.writer?.recordBytes ?? 0) === 0;
+    // A snapshot exists and the current log holds no record: a forced compaction has nothing to do.
+    const fresh = this.#snapshotSeq !== undefined && (queue.writer?.recordBytes ?? 0) === 0;
     if (this.upToDate && (!force || fresh)) return;
     const run = this.#run();
     this.#running = run;
@@ -111,7 +112,7 @@ export class Compactor {
   async #run(): Promise<void> {
     const started = performance.now();
     const switched = await this.#switchLog();
-    if (switched.covered > this.#snapshotSeq || this.#snapshotSeq < 0) {
+    if (this.#snapshotSeq === undefined || switched.covered > this.#snapshotSeq) {
       await this.#writeSnapshot({ ...switched.state, lastSeq: switched.covered });
       this.#snapshotSeq = switched.covered;
     }

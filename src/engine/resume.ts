@@ -4,7 +4,6 @@ import { ensureDirectory } from '../storage/ensure-directory.js';
 import { acquireLock, type DirectoryLock } from '../storage/lock.js';
 import { LogWriter } from '../storage/log-writer.js';
 import { recoverDirectory } from '../storage/recovery.js';
-import { NO_SNAPSHOT } from './compactor.js';
 
 /** What the open found and set up: the lock, the log to append to, what to compact. */
 export interface Resumed {
@@ -13,8 +12,8 @@ export interface Resumed {
   /** The recovered state and the sequence number of its last record. */
   readonly state: HardState;
   readonly lastSeq: number;
-  /** `lastSeq` of the snapshot on disk, {@link NO_SNAPSHOT} if none. */
-  readonly snapshotSeq: number;
+  /** `lastSeq` of the snapshot on disk; undefined when there is no snapshot file. */
+  readonly snapshotSeq: number | undefined;
   /** Logs the first compaction removes (everything but the log appended to). */
   readonly retiredLogs: string[];
   /** The open must compact before accepting anything (see below). */
@@ -46,7 +45,9 @@ export async function resumeDirectory(fs: FileSystem, dir: string): Promise<Resu
     // snapshot, both fsynced) before the first update is accepted, and nothing is appended
     // behind a record that may be a hole after a power cut.
     const last = recovered.logs.at(-1);
-    const unverified = recovered.lastSeq > (recovered.snapshot?.lastSeq ?? 0);
+    // The last sequence number the snapshot covers (0: no snapshot, so it covers nothing).
+    const snapshotCovers = recovered.snapshot?.lastSeq ?? 0;
+    const unverified = recovered.lastSeq > snapshotCovers;
     const reusable =
       last !== undefined &&
       last.scan.header !== undefined &&
@@ -70,7 +71,7 @@ export async function resumeDirectory(fs: FileSystem, dir: string): Promise<Resu
       writer,
       state: recovered.state,
       lastSeq: recovered.lastSeq,
-      snapshotSeq: recovered.snapshot?.lastSeq ?? NO_SNAPSHOT,
+      snapshotSeq: recovered.snapshot?.lastSeq,
       retiredLogs,
       mustCompact: unverified || retiredLogs.length > 0,
     };

@@ -1,4 +1,9 @@
 import { UpdateKind } from '../state.js';
+
+/** The record kind byte of each update on disk (offset 4 of a record): 1 = term, 2 = vote. */
+const RECORD_KIND: Readonly<Record<UpdateKind, number>> = { [UpdateKind.Term]: 1, [UpdateKind.Vote]: 2 };
+const UPDATE_KIND: Readonly<Partial<Record<number, UpdateKind>>> = { 1: UpdateKind.Term, 2: UpdateKind.Vote };
+
 import { crc32 } from './crc.js';
 
 /**
@@ -140,7 +145,7 @@ export function encodeRecordInto(target: Uint8Array, offset: number, record: Log
   const slot = target.subarray(offset, offset + RECORD_SIZE);
   slot.fill(0);
   const view = viewOf(slot);
-  view.setUint8(4, record.kind);
+  view.setUint8(4, RECORD_KIND[record.kind]);
   view.setUint16(6, record.batchIndex, true);
   writeU64(view, 8, record.seq);
   writeU64(view, 16, record.currentTerm);
@@ -168,10 +173,9 @@ export function decodeSlotAt(bytes: Uint8Array, view: DataView, offset: number):
   if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, offset + RECORD_SIZE))) {
     return { type: 'bad', reason: 'record checksum mismatch' };
   }
-  const kind = view.getUint8(offset + 4);
-  if (kind !== UpdateKind.Term && kind !== UpdateKind.Vote) {
-    return { type: 'bad', reason: `unknown record kind ${kind}` };
-  }
+  const kindByte = view.getUint8(offset + 4);
+  const kind = UPDATE_KIND[kindByte];
+  if (kind === undefined) return { type: 'bad', reason: `unknown record kind ${kindByte}` };
   if (view.getUint8(offset + 5) !== 0) return { type: 'bad', reason: 'reserved byte is not zero' };
   const seq = readU64(view, offset + 8);
   const currentTerm = readU64(view, offset + 16);

@@ -8,6 +8,7 @@ import {
   RECORD_SIZE,
 } from '../../../src/format/record.js';
 import { decodeSnapshot, encodeSnapshot } from '../../../src/format/snapshot-codec.js';
+import { UpdateKind } from '../../../src/state.js';
 
 // Golden bytes from docs/format.md: a change here is a format change and needs a new version.
 const GOLDEN_LOG = `
@@ -29,16 +30,16 @@ describe('format', () => {
     const second = decodeSlot(bytes.subarray(HEADER_SIZE + RECORD_SIZE));
     expect(first).toEqual({
       type: 'record',
-      record: { kind: 1, batchIndex: 0, seq: 1, currentTerm: 5, votedFor: 0 },
+      record: { kind: UpdateKind.Term, batchIndex: 0, seq: 1, currentTerm: 5, votedFor: 0 },
     });
     expect(second).toEqual({
       type: 'record',
-      record: { kind: 2, batchIndex: 0, seq: 2, currentTerm: 5, votedFor: 101 },
+      record: { kind: UpdateKind.Vote, batchIndex: 0, seq: 2, currentTerm: 5, votedFor: 101 },
     });
     const rebuilt = new Uint8Array([
       ...encodeHeader(1),
-      ...encodeRecord({ kind: 1, batchIndex: 0, seq: 1, currentTerm: 5, votedFor: 0 }),
-      ...encodeRecord({ kind: 2, batchIndex: 0, seq: 2, currentTerm: 5, votedFor: 101 }),
+      ...encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 1, currentTerm: 5, votedFor: 0 }),
+      ...encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 2, currentTerm: 5, votedFor: 101 }),
     ]);
     expect(rebuilt).toEqual(bytes);
   });
@@ -56,7 +57,7 @@ describe('format', () => {
 
   it('round-trips the largest safe integers and refuses larger ones', () => {
     const max = Number.MAX_SAFE_INTEGER;
-    const record = { kind: 2 as const, batchIndex: 65535, seq: max, currentTerm: max, votedFor: max };
+    const record = { kind: UpdateKind.Vote, batchIndex: 65535, seq: max, currentTerm: max, votedFor: max };
     expect(decodeSlot(encodeRecord(record))).toEqual({ type: 'record', record });
     const tooBig = encodeRecord(record);
     tooBig[31] = 0xff; // votedFor high byte: beyond 2^53, and the checksum no longer matches
@@ -65,7 +66,13 @@ describe('format', () => {
 
   it('tells zeros, damage and cut-short slots apart', () => {
     expect(decodeSlot(new Uint8Array(RECORD_SIZE))).toEqual({ type: 'zero' });
-    const flipped = encodeRecord({ kind: 1, batchIndex: 0, seq: 1, currentTerm: 1, votedFor: 0 });
+    const flipped = encodeRecord({
+      kind: UpdateKind.Term,
+      batchIndex: 0,
+      seq: 1,
+      currentTerm: 1,
+      votedFor: 0,
+    });
     flipped[20] = (flipped[20] ?? 0) ^ 1;
     expect(decodeSlot(flipped)).toEqual({ type: 'bad', reason: 'record checksum mismatch' });
     expect(decodeSlot(new Uint8Array(10).fill(1))).toEqual({ type: 'bad', reason: 'record cut short' });
