@@ -190,23 +190,18 @@ export class Compactor {
    * - rename done, then the directory fsync fails: fatal (the directory's state is unknown).
    */
   async #writeSnapshot(content: HardState & { lastSeq: number }): Promise<void> {
-    const { queue, fs, dir } = this.#ctx;
+    const { fs, dir } = this.#ctx;
     const probe = new StepProbe(fs);
     try {
       await writeSnapshot(probe, dir, content);
     } catch (err) {
-      if (!probe.changedDirectory && queue.failure === undefined) {
-        await this.#abandon(err, 'snapshot', probe);
-        throw err;
-      }
-      queue.fail(err, 'snapshot');
-      throw failedError(err);
+      await this.#stepFailed(err, 'snapshot', probe);
     }
   }
 
   /** Unlinks the logs the durable snapshot covers, then fsyncs the directory. */
   async #removeRetired(): Promise<void> {
-    const { queue, fs, dir } = this.#ctx;
+    const { fs, dir } = this.#ctx;
     const retired = this.#retiredLogs;
     this.#retiredLogs = [];
     const probe = new StepProbe(fs);
@@ -227,13 +222,22 @@ export class Compactor {
       // A failed fsync here: the directory's blocks are in an unknown state. Fatal.
       if (retired.length > 0) await probe.syncDir(dir);
     } catch (err) {
-      if (!probe.changedDirectory && queue.failure === undefined) {
-        await this.#abandon(err, 'remove-logs', probe);
-        throw err;
-      }
-      queue.fail(err, 'remove-logs');
-      throw failedError(err);
+      await this.#stepFailed(err, 'remove-logs', probe);
     }
+  }
+
+  /**
+   * A step's failure: abandoned when the step changed nothing the directory depends on and the
+   * manager has not stopped meanwhile (the error is thrown as it is), fatal otherwise.
+   */
+  async #stepFailed(err: unknown, stage: FailureStage, probe: StepProbe): Promise<never> {
+    const { queue } = this.#ctx;
+    if (!probe.changedDirectory && queue.failure === undefined) {
+      await this.#abandon(err, stage, probe);
+      throw err;
+    }
+    queue.fail(err, stage);
+    throw failedError(err);
   }
 
   /**
