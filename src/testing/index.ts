@@ -76,14 +76,14 @@ export {
   tornPointsOf,
   type WriteFate,
 } from './sim/crash.js';
-export {
-  type FaultRule,
-  type FsCall,
-  type ScheduledCrash,
-  SimulatedDisk,
-  type SimulatedDiskOptions,
-  type SimulatedProcess,
-  type TraceEntry,
-  type TraceOp,
-} from './sim/disk.js';
+export { SimulatedDisk } from './sim/disk.js';
 export { type FaultErrno, type SimErrorCode, type SimSystemError, systemError } from './sim/errors.js';
+export type {
+  FaultRule,
+  FsCall,
+  ScheduledCrash,
+  SimulatedDiskOptions,
+  SimulatedProcess,
+  TraceEntry,
+  TraceOp,
+} from './sim/types.js';

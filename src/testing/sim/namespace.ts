@@ -217,10 +217,9 @@ export class Namespace {
     }
   }
 
-  /** Writes a durable file (parents created). */
+  /** Writes a durable file; its directory exists (mkdirp). */
   putFile(path: string, data: Uint8Array): void {
     const p = normalize(path);
-    this.mkdirp(posix.dirname(p));
     const parent = this.lookup(posix.dirname(p), 'open') as DirNode;
     const name = posix.basename(p);
     const existing = parent.entries.get(name);
