@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { logName } from '../../../src/format/names.js';
 import {
@@ -10,13 +11,21 @@ import {
 } from '../../../src/format/record.js';
 import { scanLog } from '../../../src/storage/log-reader.js';
 import { LogWriter, PREALLOCATE_BYTES } from '../../../src/storage/log-writer.js';
+import { recoverDirectory } from '../../../src/storage/recovery.js';
 import {
   describeCrashPlan,
   enumerateCrashPlans,
   SimulatedDisk,
   type TraceEntry,
 } from '../../../src/testing/index.js';
-import { logBytes, oneWrite, singleWrites, slotOffset, termRecord } from '../../fixtures/log-bytes.js';
+import {
+  logBytes,
+  oneWrite,
+  singleWrites,
+  slotOffset,
+  termRecord,
+  voteRecord,
+} from '../../fixtures/log-bytes.js';
 
 /**
  * LogWriter on its own, on the simulated disk: the steps of create as the disk's trace shows them,
@@ -303,6 +312,35 @@ describe('LogWriter.append', () => {
     // Kept, dropped and torn at each sector boundary: 2 (dropped), 15 (cut at 512), 31 (cut at 1024), 40.
     expect([...seen].sort((a, b) => a - b)).toEqual([2, 15, 31, 40]);
     await writer.close();
+  });
+});
+
+describe('the bytes LogWriter writes', () => {
+  /** test/fixtures/golden-log-writer.hex: hex bytes, `#` comment lines. */
+  const golden = Uint8Array.from(
+    readFileSync(new URL('../../fixtures/golden-log-writer.hex', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((line) => !line.startsWith('#'))
+      .join(' ')
+      .trim()
+      .split(/\s+/),
+    (h) => Number.parseInt(h, 16),
+  );
+
+  it('are the golden log, byte for byte, then zeros to the preallocation', async () => {
+    const disk = freshDisk();
+    const writer = await LogWriter.create(disk, DIR, 1);
+    await writer.append([termRecord(1, 0, 5)]);
+    await writer.append([voteRecord(2, 5, 101), termRecord(3, 0, 6)]);
+    await writer.close();
+    const file = disk.readDurable(PATH) ?? new Uint8Array(0);
+    expect(golden.byteLength).toBe(slotOffset(3));
+    expect(Buffer.from(file.subarray(0, golden.byteLength)).toString('hex')).toBe(
+      Buffer.from(golden).toString('hex'),
+    );
+    expect(file.byteLength).toBe(HEADER_SIZE + PREALLOCATE_BYTES);
+    expect(file.subarray(golden.byteLength).every((b) => b === 0)).toBe(true);
+    expect((await recoverDirectory(disk, DIR)).state).toEqual({ currentTerm: 6, votedFor: 0 });
   });
 });
 
