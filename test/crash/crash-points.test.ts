@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
+import { readOnlyProbe } from '../../src/testing/conformance/system.js';
 import {
   countCrashPlans,
   describeCrashPlan,
   enumerateCrashPlans,
-  readOnlyProbe,
   SimulatedDisk,
   type TraceEntry,
 } from '../../src/testing/index.js';

@@ -1,24 +1,23 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, it } from 'vitest';
 import { type FileSystem, Metadata, MetadataManager } from '../../src/index.js';
+import { conformanceCommands } from '../../src/testing/conformance/commands.js';
+import { type HardStateModel, sameState } from '../../src/testing/conformance/model.js';
+import { finalCheck, newConformanceRun, openFirst } from '../../src/testing/conformance/run.js';
 import {
   type ConformanceSystem,
-  type CrashSchedule,
   checkConcurrent,
   checkedLoad,
   checkedOpen,
-  conformanceCommands,
-  crashScheduleArbitrary,
-  finalCheck,
-  type HardStateModel,
-  type HardStateStore,
-  newConformanceRun,
-  openFirst,
   type Planned,
+  submitConcurrently,
+} from '../../src/testing/conformance/system.js';
+import {
+  type CrashSchedule,
+  crashScheduleArbitrary,
+  type HardStateStore,
   SimulatedDisk,
   type SimulatedDiskOptions,
-  sameState,
-  submitConcurrently,
   type UpdateStep,
   updateSequenceArbitrary,
 } from '../../src/testing/index.js';

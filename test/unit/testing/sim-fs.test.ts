@@ -5,8 +5,8 @@ import {
   enumerateCrashPlans,
   keepAllPlan,
   SimulatedDisk,
-  tornPointsOf,
 } from '../../../src/testing/index.js';
+import { tornPointsOf } from '../../../src/testing/sim/crash.js';
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
