@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
-import { readOnlyProbe } from '../../src/testing/conformance/system.js';
+import { readOnlyProbe } from '../../src/testing/conformance/open-load.js';
 import {
   countCrashPlans,
   describeCrashPlan,

@@ -2,16 +2,15 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, it } from 'vitest';
 import { type FileSystem, Metadata, MetadataManager } from '../../src/index.js';
 import { conformanceCommands } from '../../src/testing/conformance/commands.js';
-import { type HardStateModel, sameState } from '../../src/testing/conformance/model.js';
-import { finalCheck, newConformanceRun, openFirst } from '../../src/testing/conformance/run.js';
 import {
-  type ConformanceSystem,
   checkConcurrent,
-  checkedLoad,
-  checkedOpen,
   type Planned,
   submitConcurrently,
-} from '../../src/testing/conformance/system.js';
+} from '../../src/testing/conformance/concurrent.js';
+import { type HardStateModel, sameState } from '../../src/testing/conformance/model.js';
+import { checkedLoad, checkedOpen } from '../../src/testing/conformance/open-load.js';
+import { finalCheck, newConformanceRun, openFirst } from '../../src/testing/conformance/run.js';
+import type { ConformanceSystem } from '../../src/testing/conformance/system.js';
 import {
   type CrashSchedule,
   crashScheduleArbitrary,

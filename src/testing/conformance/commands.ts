@@ -7,15 +7,13 @@ import {
   updateStepArbitrary,
 } from '../arbitraries.js';
 import type { FaultRule } from '../sim/types.js';
+import { checkConcurrent, submitConcurrently } from './concurrent.js';
 import { concretize, expectedOutcome, type HardStateModel, showUpdate, type UpdateStep } from './model.js';
+import { checkedLoad, checkedOpen, closeStore } from './open-load.js';
 import {
   type ConformanceSystem,
   callSync,
   callUpdate,
-  checkConcurrent,
-  checkedLoad,
-  checkedOpen,
-  closeStore,
   describeError,
   expectCode,
   expectFailure,
@@ -23,7 +21,6 @@ import {
   isAbandonedCompaction,
   isStoppedByFault,
   requireStore,
-  submitConcurrently,
 } from './system.js';
 
 /** The commands of the conformance model: each a step fast-check may generate, run and shrink. */

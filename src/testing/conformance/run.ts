@@ -3,11 +3,9 @@ import { SimulatedDisk } from '../sim/disk.js';
 import type { SimulatedDiskOptions } from '../sim/types.js';
 import { type Cmd, type CommandOptions, conformanceCommands } from './commands.js';
 import { HardStateModel } from './model.js';
+import { checkedLoad, checkedOpen, closeStore } from './open-load.js';
 import {
   ConformanceSystem,
-  checkedLoad,
-  checkedOpen,
-  closeStore,
   type ErrorCodes,
   type LoadState,
   type OpenStore,
