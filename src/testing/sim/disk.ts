@@ -227,7 +227,7 @@ export class SimulatedDisk implements FileSystem {
    */
   stateAt(count: number): SimulatedDisk {
     const disk = SimulatedDisk.#fromImage(cloneImage(this.#k.origin), this.#k.options, undefined, undefined);
-    disk.#k.replay(this.#k.trace.slice(0, count));
+    disk.#k.replay(this.#k.trace.slice(0, count), this.#k.originHandles);
     return disk;
   }
 

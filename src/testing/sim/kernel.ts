@@ -71,6 +71,8 @@ export class Kernel {
   caller: ProcState | undefined;
   #ns: Namespace;
   #origin: Image;
+  /** Handles open when the trace started (clearTrace): their later writes replay onto their files. */
+  #originHandles = new Map<number, number>();
   #trace: TraceEntry[] = [];
   #nextHandle = 1;
   #dead = false;
@@ -111,6 +113,13 @@ export class Kernel {
   clearTrace(): void {
     this.#trace = [];
     this.#origin = this.#ns.image();
+    this.#originHandles = new Map();
+    for (const h of this.handles.values()) if (!h.closed) this.#originHandles.set(h.id, h.inode);
+  }
+
+  /** The handles open at the start of the trace, by handle number: what {@link replay} starts from. */
+  get originHandles(): ReadonlyMap<number, number> {
+    return this.#originHandles;
   }
 
   /** Setup (mkdirp, putFile): only before the first operation; `change` becomes part of the start. */
@@ -125,9 +134,13 @@ export class Kernel {
     this.#origin = this.#ns.image();
   }
 
-  /** Applies `entries` (a prefix of another disk's trace, from the same start) again; they become the start. */
-  replay(entries: readonly TraceEntry[]): void {
-    const handles = new Map<number, number>();
+  /**
+   * Applies `entries` (a prefix of another disk's trace, from the same start) again; they become the
+   * start. `openAtStart`: that disk's handles open when its trace started (after a clearTrace()),
+   * so that writes through them are replayed too rather than silently dropped.
+   */
+  replay(entries: readonly TraceEntry[], openAtStart: ReadonlyMap<number, number> = new Map()): void {
+    const handles = new Map<number, number>(openAtStart);
     for (const entry of entries) replay(this.#ns, entry, handles, this.options.failedSync);
     this.#origin = this.#ns.image();
   }
