@@ -20,8 +20,7 @@ import { InvalidArgumentError } from '../errors.js';
  * and from the TypeScript sources under test, with no file to locate at run time.
  */
 
-const OP_WRITE = 1;
-const OP_DATASYNC = 2;
+/** The only data operation: pwrite of the whole payload, then fdatasync (the log's hot path). */
 const OP_WRITE_DATASYNC = 3;
 const OP_OPEN = 4;
 const OP_CLOSE = 5;
@@ -79,21 +78,21 @@ for (;;) {
     } else if (op === ${OP_CLOSE}) {
       syscall = 'close';
       fs.closeSync(fd);
-    } else {
+    } else if (op === ${OP_WRITE_DATASYNC}) {
       const pos = num[${POSITION}];
       // Checked on the main thread too; a position that is not exact never reaches pwrite
       // (writeSync takes a negative one as "the current file position").
       if (!(Number.isSafeInteger(pos) && pos >= 0 && Number.isSafeInteger(pos + len))) throw fail('EINVAL', 'write');
-      if (op === ${OP_WRITE} || op === ${OP_WRITE_DATASYNC}) {
-        let done = 0;
-        while (done < len) {
-          const n = fs.writeSync(fd, data, done, len - done, pos + done);
-          if (!(n > 0)) throw fail('EIO', 'write');
-          done += n;
-        }
+      let done = 0;
+      while (done < len) {
+        const n = fs.writeSync(fd, data, done, len - done, pos + done);
+        if (!(n > 0)) throw fail('EIO', 'write');
+        done += n;
       }
       syscall = 'fdatasync';
-      if (op === ${OP_DATASYNC} || op === ${OP_WRITE_DATASYNC}) fs.fdatasyncSync(fd);
+      fs.fdatasyncSync(fd);
+    } else {
+      throw fail('EINVAL', 'io-thread');
     }
     ctrl[${RESULT}] = 0;
   } catch (e) {
@@ -240,14 +239,6 @@ export class IoThread {
   /** pwrite of all of `data` at `position`, then fdatasync, in the worker. */
   writeDatasync(fd: number, data: Uint8Array, position: number, path: string): Promise<void> {
     return this.#submit(OP_WRITE_DATASYNC, fd, data, position, path);
-  }
-
-  datasync(fd: number, path: string): Promise<void> {
-    return this.#submit(OP_DATASYNC, fd, undefined, 0, path);
-  }
-
-  write(fd: number, data: Uint8Array, position: number, path: string): Promise<void> {
-    return this.#submit(OP_WRITE, fd, data, position, path);
   }
 
   /** Lets the request in flight finish, closes what the worker still has open, ends the thread. */
