@@ -5,7 +5,7 @@
  *   node scripts/ensure-install.js [--optional] <folder>
  *
  * Used for bench/peers (the benchmark's peers: native modules built with node-gyp, ~70 s) and
- * test/runtimes (Node 22/24, Bun and Deno from the npm registry). "Stale" means the lockfile
+ * scripts/runtimes (Node 20/22/24, Bun and Deno from the npm registry, for test/runtimes). "Stale" means the lockfile
  * changed, or (for native modules) the Node ABI that ran the install is not the current one: the
  * stamp file in node_modules records both. With --optional a failed install is reported and the
  * script exits 0 (the benchmark then skips the peers it could not load, and says so).

@@ -15,7 +15,7 @@ import type { Waiter } from './commit-queue.js';
  * - the open: `opening` → `open` in the same synchronous step that validates the proposal and
  *   replays the queue (so no call can come between them); `opening`/`open` → `failed` if the open
  *   throws (the queue is rejected with its error);
- * - the first `close()`: any state → `closing` (an open still running goes on: the calls queued
+ * - the first `close()`: every state → `closing` (an open still running goes on: the calls queued
  *   before close() are replayed and finish); the shutdown → `closed` once every pending call and
  *   compaction is done, before the log is closed and the lock released.
  *

@@ -2,9 +2,10 @@
  * `npm run test:runtimes`: runs test/runtimes/smoke.js on every runtime the README's support table
  * lists, and fails if any of them fails.
  *
- * The runtimes come from the npm registry, pinned by test/runtimes/package-lock.json (`node20` is
- * the engines floor, 20.19.0; `node22`, `node24`; `bun`; `deno`), installed into
- * test/runtimes/node_modules by scripts/ensure-install.js on first use; plus the Node running this
+ * The runtimes come from the npm registry, pinned by scripts/runtimes/package-lock.json (`node20`
+ * is the engines floor, 20.19.0; `node22`, `node24`; `bun`; `deno`), installed into
+ * scripts/runtimes/node_modules by scripts/ensure-install.js on first use (outside test/: the
+ * runtimes' own sources and changelogs are not this project's tests); plus the Node running this
  * script. Each runs the same file, with the built package (dist/) and the repository's
  * node_modules (fast-check for the testing kit).
  *
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 
 const here = import.meta.dirname;
 const root = join(here, '..', '..');
-const modules = join(here, 'node_modules');
+const modules = join(root, 'scripts', 'runtimes', 'node_modules');
 const smoke = join(here, 'smoke.js');
 
 const RUNTIMES = [
