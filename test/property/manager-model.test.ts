@@ -9,7 +9,7 @@ import {
 } from '../../src/testing/conformance/concurrent.js';
 import { type HardStateModel, sameState } from '../../src/testing/conformance/model.js';
 import { checkedLoad, checkedOpen } from '../../src/testing/conformance/open-load.js';
-import { finalCheck, newConformanceRun, openFirst } from '../../src/testing/conformance/run.js';
+import { finalCheck, newConformanceRun, openFirst, runCommands } from '../../src/testing/conformance/run.js';
 import type { ConformanceSystem } from '../../src/testing/conformance/system.js';
 import {
   type CrashSchedule,
@@ -102,20 +102,8 @@ function managerCommands(): fc.Arbitrary<Cmd>[] {
   ];
 }
 
-async function runModel(cmds: Iterable<Cmd>, disk: SimulatedDiskOptions): Promise<void> {
-  const { model, real } = newConformanceRun({
-    openStore: openManager,
-    loadState: loadMetadata,
-    dir: DIR,
-    disk,
-  });
-  await openFirst(model, real);
-  try {
-    await fc.asyncModelRun(() => ({ model, real }), cmds);
-    await finalCheck(model, real);
-  } finally {
-    await real.store?.close().catch(() => {});
-  }
+function runModel(cmds: Iterable<Cmd>, disk: SimulatedDiskOptions): Promise<void> {
+  return runCommands({ openStore: openManager, loadState: loadMetadata, dir: DIR, disk }, cmds);
 }
 
 describe('MetadataManager against a model, on a crashing disk', () => {

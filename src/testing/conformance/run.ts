@@ -15,13 +15,19 @@ import {
 /** {@link runConformance}: the conformance model run with fast-check, and its setup and teardown. */
 
 /** A fresh system and model: an empty simulated disk, the store not yet open. */
-export function newConformanceRun(options: {
+/** What one run of the model needs: the store under test and the simulated disk's setup. */
+export interface ConformanceRunOptions {
   openStore: OpenStore;
   loadState?: LoadState | undefined;
   dir?: string;
   codes?: ErrorCodes | false;
   disk?: SimulatedDiskOptions | undefined;
-}): { model: HardStateModel; real: ConformanceSystem } {
+}
+
+export function newConformanceRun(options: ConformanceRunOptions): {
+  model: HardStateModel;
+  real: ConformanceSystem;
+} {
   const real = new ConformanceSystem({
     disk: new SimulatedDisk(options.disk ?? {}),
     dir: options.dir ?? '/data/raft',
@@ -92,24 +98,32 @@ export interface ConformanceOptions extends CommandOptions {
  * message holds the seed, the path and the shrunk command list; pass them back as
  * `{ seed, path }` to replay it.
  */
+/** One run of the model: a fresh disk, the first open, the commands, the final check, a close. */
+export async function runCommands(options: ConformanceRunOptions, cmds: Iterable<Cmd>): Promise<void> {
+  const { model, real } = newConformanceRun(options);
+  await openFirst(model, real);
+  try {
+    await fc.asyncModelRun(() => ({ model, real }), cmds);
+    await finalCheck(model, real);
+  } finally {
+    await real.store?.close().catch(() => {});
+  }
+}
+
 export async function runConformance(openStore: OpenStore, options: ConformanceOptions = {}): Promise<void> {
   const commands = fc.commands(conformanceCommands(options), { maxCommands: options.maxCommands ?? 25 });
-  const property = fc.asyncProperty(commands, async (cmds) => {
-    const { model, real } = newConformanceRun({
-      openStore,
-      loadState: options.load,
-      dir: options.dir ?? '/data/raft',
-      codes: options.codes ?? RAFT_METADATA_CODES,
-      disk: options.disk,
-    });
-    await openFirst(model, real);
-    try {
-      await fc.asyncModelRun(() => ({ model, real }), cmds);
-      await finalCheck(model, real);
-    } finally {
-      await real.store?.close().catch(() => {});
-    }
-  });
+  const property = fc.asyncProperty(commands, (cmds) =>
+    runCommands(
+      {
+        openStore,
+        loadState: options.load,
+        dir: options.dir ?? '/data/raft',
+        codes: options.codes ?? RAFT_METADATA_CODES,
+        disk: options.disk,
+      },
+      cmds,
+    ),
+  );
   const parameters: fc.Parameters<[Iterable<Cmd>]> = { timeout: options.timeoutMs ?? 20_000 };
   if (options.numRuns !== undefined) parameters.numRuns = options.numRuns;
   if (options.seed !== undefined) parameters.seed = options.seed;
