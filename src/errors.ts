@@ -1,4 +1,5 @@
 import type { LockOwner } from './format/lock-owner.js';
+import type { NodeIdentity } from './identity.js';
 
 /**
  * Every error raft-metadata throws is a {@link MetadataError} with a stable `code`. Codes are the
@@ -14,6 +15,9 @@ import type { LockOwner } from './format/lock-owner.js';
  * | `ERR_METADATA_CORRUPT`   | a file in the directory is damaged beyond a torn last record |
  * | `ERR_METADATA_LOCKED`    | another manager (any process, any thread, this one) holds the directory's lock |
  * | `ERR_LOCK_UNAVAILABLE`   | the kernel lock cannot be had here (file system without flock, native module missing) |
+ * | `ERR_METADATA_NOT_FOUND` | `createIfMissing: false` and the directory is missing or holds no snapshot and no log |
+ * | `ERR_IDENTITY_MISMATCH`  | the directory is stamped with another node identity than the `identity` option |
+ * | `ERR_MULTI_GROUP_DIRECTORY` | a single-group API (MetadataManager, Metadata.load without `group`) on a directory holding other groups than 0 |
  * | `ERR_MANAGER_FAILED`     | a write or fsync failed earlier; the manager accepts nothing more |
  * | `ERR_MANAGER_CLOSED`     | the manager was closed |
  * | `ERR_REPAIR_REFUSED`     | (CLI repair) a plan that cannot be applied: nothing to repair, or it needs a minimum term |
@@ -27,6 +31,9 @@ export type MetadataErrorCode =
   | 'ERR_METADATA_CORRUPT'
   | 'ERR_METADATA_LOCKED'
   | 'ERR_LOCK_UNAVAILABLE'
+  | 'ERR_METADATA_NOT_FOUND'
+  | 'ERR_IDENTITY_MISMATCH'
+  | 'ERR_MULTI_GROUP_DIRECTORY'
   | 'ERR_MANAGER_FAILED'
   | 'ERR_MANAGER_CLOSED'
   | 'ERR_REPAIR_REFUSED'
@@ -115,6 +122,72 @@ export class LockUnavailableError extends MetadataError {
   }
 }
 
+/**
+ * `createIfMissing: false` and the directory does not hold a node's state: it is missing
+ * (`reason: 'missing'`) or holds neither a snapshot nor a log (`'empty'`): an unmounted volume, a
+ * wrong path, a restore that did not happen. Nothing was created or changed.
+ */
+export class MetadataNotFoundError extends MetadataError {
+  readonly dir: string;
+  readonly reason: 'missing' | 'empty';
+
+  constructor(dir: string, reason: 'missing' | 'empty') {
+    const what =
+      reason === 'missing'
+        ? 'does not exist'
+        : 'holds no snapshot and no log (an empty directory: a volume that is not mounted, a wrong path, a restore that did not happen?)';
+    super(
+      'ERR_METADATA_NOT_FOUND',
+      `${dir} ${what}; refusing to start at term 0 because createIfMissing is false. ` +
+        'Mount or restore the directory; open with createIfMissing: true only for a node that never ran.',
+    );
+    this.dir = dir;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The directory is stamped with another node's identity than the one this node gave: it belongs to
+ * another node or cluster (a wrong path, a restored backup of another node). Nothing was changed.
+ */
+export class IdentityMismatchError extends MetadataError {
+  readonly dir: string;
+  /** The identity this node passed (`identity` option). */
+  readonly expected: NodeIdentity;
+  /** The identity stamped in the directory. */
+  readonly found: NodeIdentity;
+
+  constructor(dir: string, expected: NodeIdentity, found: NodeIdentity) {
+    super(
+      'ERR_IDENTITY_MISMATCH',
+      `${dir} belongs to ${describeIdentity(found)}, not to this node ${describeIdentity(expected)}; ` +
+        'check the path and the node configuration. A directory is never re-stamped.',
+    );
+    this.dir = dir;
+    this.expected = expected;
+    this.found = found;
+  }
+}
+
+/**
+ * A single-group API (MetadataManager, `Metadata.load` without `group`) was given a directory
+ * that holds other groups than 0 (written by MetadataStore). Open it with MetadataStore instead.
+ */
+export class MultiGroupDirectoryError extends MetadataError {
+  readonly dir: string;
+  readonly groups: readonly number[];
+
+  constructor(dir: string, groups: readonly number[]) {
+    const shown = groups.slice(0, 5).join(', ') + (groups.length > 5 ? ', ...' : '');
+    super(
+      'ERR_MULTI_GROUP_DIRECTORY',
+      `${dir} holds ${groups.length} group(s) other than 0 (${shown}): open it with MetadataStore, or pass { group } to Metadata.load`,
+    );
+    this.dir = dir;
+    this.groups = groups;
+  }
+}
+
 /** The manager stopped after a failed write or fsync (`cause` is the system error), or was closed. */
 export class ManagerStateError extends MetadataError {
   constructor(code: 'ERR_MANAGER_FAILED' | 'ERR_MANAGER_CLOSED', message: string, cause?: unknown) {
@@ -131,6 +204,11 @@ export class RepairError extends MetadataError {
   constructor(code: 'ERR_REPAIR_REFUSED' | 'ERR_REPAIR_FAILED', message: string) {
     super(code, message);
   }
+}
+
+/** `{clusterId: "a", nodeId: 3}` for messages. */
+export function describeIdentity(identity: NodeIdentity): string {
+  return `{clusterId: ${JSON.stringify(identity.clusterId)}, nodeId: ${JSON.stringify(identity.nodeId)}}`;
 }
 
 /** True when `err` is a Node system error with this `code` (ENOENT, EEXIST...). */

@@ -6,15 +6,20 @@
 export { DEFAULT_FLUSH_INTERVAL_MS, type ManagerOptions, MetadataManager } from './engine/manager.js';
 export {
   CorruptionError,
+  IdentityMismatchError,
   InvalidArgumentError,
   LockedError,
+  LockUnavailableError,
   ManagerStateError,
   MetadataError,
   type MetadataErrorCode,
+  MetadataNotFoundError,
+  MultiGroupDirectoryError,
   RaftRuleError,
 } from './errors.js';
 export { NodeFileSystem } from './fs/node-fs.js';
 export type { FileHandle, FileStat, FileSystem, OpenMode } from './fs/types.js';
+export type { NodeIdentity } from './identity.js';
 export { type LoadOptions, Metadata } from './metadata.js';
 export { type HardState, NONE_SERVER_ID } from './state.js';
 export {

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import { InvalidArgumentError } from './errors.js';
+import { IdentityMismatchError, InvalidArgumentError, MultiGroupDirectoryError } from './errors.js';
 import { snapshotPath } from './format/names.js';
-import { type SnapshotJson, snapshotJson } from './format/snapshot-codec.js';
+import { type SnapshotJsonV1, snapshotJsonV1 } from './format/snapshot-codec.js';
 import { defaultFileSystem } from './fs/default.js';
 import type { FileSystem } from './fs/types.js';
+import { type NodeIdentity, sameIdentity, validateIdentity } from './identity.js';
 import { NONE_SERVER_ID } from './state.js';
 import { recoverDirectory } from './storage/recovery.js';
 
@@ -11,6 +12,11 @@ import { recoverDirectory } from './storage/recovery.js';
 export interface LoadOptions {
   /** File system to read through; the real disk by default. */
   readonly fs?: FileSystem;
+  /**
+   * When given, the directory's stamped identity must be this one (`ERR_IDENTITY_MISMATCH`
+   * otherwise). A directory without a stamp loads (a read never stamps).
+   */
+  readonly identity?: NodeIdentity;
 }
 
 /** The sequence number a Metadata instance covers (what its snapshot's `lastSeq` says). */
@@ -67,8 +73,22 @@ export class Metadata {
    */
   static async load(metadataDir: string, options: LoadOptions = {}): Promise<Metadata> {
     const probe = new Metadata(metadataDir);
+    const identity = validateIdentity(options.identity);
     const fs = options.fs ?? defaultFileSystem();
     const recovered = await recoverDirectory(fs, resolve(probe.metadataDir));
+    if (
+      identity !== undefined &&
+      recovered.identity !== undefined &&
+      !sameIdentity(identity, recovered.identity)
+    ) {
+      throw new IdentityMismatchError(metadataDir, identity, recovered.identity);
+    }
+    const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
+    if (others.length > 0)
+      throw new MultiGroupDirectoryError(
+        metadataDir,
+        others.sort((a, b) => a - b),
+      );
     return makeMetadata(
       metadataDir,
       recovered.state.currentTerm,
@@ -83,11 +103,13 @@ export class Metadata {
   }
 
   /**
-   * The snapshot JSON for this state (format in docs/format.md), checksummed: writing
-   * `JSON.stringify(metadata)` to {@link Metadata.genMetadataFilepath} makes `load` return it.
+   * The snapshot JSON for this state, checksummed, in format version 1 (docs/format.md): it names no
+   * directory, so it fits any. Writing `JSON.stringify(metadata)` to
+   * {@link Metadata.genMetadataFilepath} in a directory without logs makes `load` return it (the
+   * seed tutorial); a directory with logs replays them after it (docs/api.md says exactly when).
    */
-  toJSON(): SnapshotJson {
-    return snapshotJson({
+  toJSON(): SnapshotJsonV1 {
+    return snapshotJsonV1({
       currentTerm: this.currentTerm,
       votedFor: this.votedFor,
       lastSeq: metadataLastSeq(this),

@@ -23,6 +23,13 @@ export interface HardState {
 export const UpdateKind = { Term: 'term', Vote: 'vote' } as const;
 export type UpdateKind = (typeof UpdateKind)[keyof typeof UpdateKind];
 
+/**
+ * What a log record says: an update, or (MetadataStore) that a group was removed, keeping its last
+ * term as a tombstone so that it never votes again in a term it may have voted in.
+ */
+export const RecordKind = { ...UpdateKind, Remove: 'remove' } as const;
+export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
+
 /** Throws `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` unless `value` is a safe non-negative integer. */
 export function validateCount(name: string, value: unknown): number {
   if (typeof value !== 'number') {

@@ -79,3 +79,26 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv =
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/**
+ * Group 0's state and the covered sequence number as a snapshot file's JSON says (format v2:
+ * `groups` rows; format v1: top-level fields), for tests that look at the file itself.
+ */
+export function snapshotState(text: string | Uint8Array): {
+  currentTerm: number;
+  votedFor: number;
+  lastSeq: number;
+  version: number;
+} {
+  const json = JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
+  if (json.version === 1) {
+    return { currentTerm: json.currentTerm, votedFor: json.votedFor, lastSeq: json.lastSeq, version: 1 };
+  }
+  const row = (json.groups as number[][]).find((r) => r[0] === 0) ?? [0, 0, 0];
+  return {
+    currentTerm: row[1] as number,
+    votedFor: row[2] as number,
+    lastSeq: json.lastSeq,
+    version: json.version,
+  };
+}

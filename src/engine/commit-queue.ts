@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type LogRecord, RECORD_SIZE } from '../format/record.js';
+import { CURRENT_LAYOUT, type LogRecord } from '../format/record.js';
 import type { HardState } from '../state.js';
 import type { FailureStage } from '../stats.js';
 import type { LogWriter } from '../storage/log-writer.js';
@@ -190,7 +190,11 @@ export class CommitQueue {
     if (last !== undefined) {
       this.#durable = { currentTerm: last.currentTerm, votedFor: last.votedFor };
       this.#durableSeq = last.seq;
-      this.#events.committed(batch.records.length, batch.records.length * RECORD_SIZE, durationMs);
+      this.#events.committed(
+        batch.records.length,
+        batch.records.length * CURRENT_LAYOUT.recordSize,
+        durationMs,
+      );
     }
     this.#inflight = undefined;
     this.#activity = 'idle';

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
+import type { DirectoryId } from '../format/directory-id.js';
 import type { FileSystem } from '../fs/types.js';
-import type { HardState } from '../state.js';
+import type { NodeIdentity } from '../identity.js';
+import { type HardState, NONE_SERVER_ID } from '../state.js';
 import { compactionChannel, type FailureStage, failureChannel, type StatsRecorder } from '../stats.js';
 import { LogWriter } from '../storage/log-writer.js';
 import { writeSnapshot } from '../storage/snapshot-file.js';
@@ -17,6 +19,10 @@ export interface CompactorContext {
   readonly givenDir: string;
   readonly queue: CommitQueue;
   readonly stats: StatsRecorder;
+  /** Written into every snapshot and new log. */
+  readonly directoryId: DirectoryId;
+  /** Stamped into every snapshot (undefined: none). */
+  readonly identity: NodeIdentity | undefined;
   /** True once the manager is `closed`: no compaction may start. */
   isClosed(): boolean;
   /** True while an interval compaction may start (the manager is `open` and not stopped). */
@@ -29,7 +35,10 @@ export interface CompactorContext {
  */
 export class Compactor {
   readonly #ctx: CompactorContext;
-  /** `lastSeq` of the snapshot on disk; undefined while the directory has no snapshot file. */
+  /**
+   * `lastSeq` of the snapshot on disk; undefined while the directory has no current snapshot (none,
+   * or one to rewrite: format v1, an identity not stamped yet).
+   */
   #snapshotSeq: number | undefined;
   /** Log files that the next compaction removes once its snapshot covers them. */
   #retiredLogs: string[];
@@ -153,7 +162,7 @@ export class Compactor {
       const probe = new StepProbe(fs);
       let next: LogWriter;
       try {
-        next = await LogWriter.create(probe, dir, covered + 1);
+        next = await LogWriter.create(probe, dir, covered + 1, this.#ctx.directoryId);
       } catch (err) {
         if (probe.changedDirectory) throw new FatalStep(err, 'new-log');
         await this.#abandon(err, 'new-log', probe);
@@ -190,10 +199,21 @@ export class Compactor {
    * - rename done, then the directory fsync fails: fatal (the directory's state is unknown).
    */
   async #writeSnapshot(content: HardState & { lastSeq: number }): Promise<void> {
-    const { fs, dir } = this.#ctx;
+    const { fs, dir, directoryId, identity } = this.#ctx;
     const probe = new StepProbe(fs);
+    // MetadataManager's single group is group 0; left out while it is still at term 0, no vote.
+    const fresh = content.currentTerm === 0 && content.votedFor === NONE_SERVER_ID;
+    const groups = new Map<number, HardState>(fresh ? [] : [[0, content]]);
     try {
-      await writeSnapshot(probe, dir, content);
+      // The log after this snapshot, log-<lastSeq + 1>, is durable already: it is the log the
+      // switch above created (or the current log, when it held no record), and the snapshot names it.
+      await writeSnapshot(probe, dir, {
+        directoryId,
+        identity,
+        lastSeq: content.lastSeq,
+        groups,
+        removed: new Map(),
+      });
     } catch (err) {
       await this.#stepFailed(err, 'snapshot', probe);
     }

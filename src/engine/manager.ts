@@ -3,6 +3,7 @@ import { InvalidArgumentError, RaftRuleError } from '../errors.js';
 import type { LogRecord } from '../format/record.js';
 import { defaultFileSystem } from '../fs/default.js';
 import type { FileSystem } from '../fs/types.js';
+import { type NodeIdentity, validateIdentity } from '../identity.js';
 import { Metadata, makeMetadata } from '../metadata.js';
 import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount } from '../state.js';
 import { failureChannel, fsyncChannel, type ManagerStats, StatsRecorder } from '../stats.js';
@@ -19,6 +20,19 @@ export interface ManagerOptions {
   readonly flushIntervalMs?: number;
   /** File system to use; the real disk (`node:fs`, with an I/O thread) by default. */
   readonly fs?: FileSystem;
+  /**
+   * Whose directory this is. Stamped into the directory when it is created (or when it has no
+   * stamp yet: made without this option, or by 0.1.0), then checked on every open: a directory
+   * stamped with another identity is refused with `ERR_IDENTITY_MISMATCH`.
+   */
+  readonly identity?: NodeIdentity;
+  /**
+   * Default `true`: a missing or empty directory is created and starts at term 0. `false` refuses
+   * it with `ERR_METADATA_NOT_FOUND` and creates nothing: the setting for any node that has run
+   * before, so that an unmounted volume or a wrong path never makes it start over at term 0 and
+   * vote again in terms it already voted in.
+   */
+  readonly createIfMissing?: boolean;
 }
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 1000;
@@ -34,6 +48,17 @@ function validateInterval(value: unknown): number {
     throw new InvalidArgumentError(
       'ERR_OUT_OF_RANGE',
       `The value of "flushIntervalMs" is out of range. It must be >= 0 && <= ${2 ** 31 - 1}. Received ${value}`,
+    );
+  }
+  return value;
+}
+
+function validateCreateIfMissing(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') {
+    throw new InvalidArgumentError(
+      'ERR_INVALID_ARG_TYPE',
+      `The "createIfMissing" option must be of type boolean. Received type ${typeof value}`,
     );
   }
   return value;
@@ -64,6 +89,8 @@ export class MetadataManager {
   readonly #dir: string;
   readonly #fs: FileSystem;
   readonly #flushIntervalMs: number;
+  readonly #identity: NodeIdentity | undefined;
+  readonly #createIfMissing: boolean;
   readonly #opening: Promise<void>;
   #state: Lifecycle = 'opening';
   #openError: unknown;
@@ -101,6 +128,8 @@ export class MetadataManager {
       throw new InvalidArgumentError('ERR_INVALID_ARG_TYPE', 'The "initial" argument must be a Metadata');
     }
     this.#flushIntervalMs = validateInterval(options.flushIntervalMs ?? flushIntervalMs);
+    this.#identity = validateIdentity(options.identity);
+    this.#createIfMissing = validateCreateIfMissing(options.createIfMissing);
     const proposed = {
       currentTerm: validateCount('initial.currentTerm', initial.currentTerm),
       votedFor: validateCount('initial.votedFor', initial.votedFor),
@@ -143,7 +172,10 @@ export class MetadataManager {
    * Opens (creating it if needed) and locks `metadataDir`, recovers its state and returns a ready
    * manager.
    * @throws `ERR_METADATA_LOCKED` if another live manager owns the directory;
-   *   `ERR_METADATA_CORRUPT` if its files are damaged; a system error if the disk fails.
+   *   `ERR_METADATA_CORRUPT` if its files are damaged or belong to another directory;
+   *   `ERR_IDENTITY_MISMATCH` if it is stamped with another `identity`; `ERR_METADATA_NOT_FOUND`
+   *   if `createIfMissing` is false and it is missing or empty; `ERR_MULTI_GROUP_DIRECTORY` if it
+   *   holds other groups than 0 (a MetadataStore's); a system error if the disk fails.
    */
   static async open(metadataDir: string, options: ManagerOptions = {}): Promise<MetadataManager> {
     const manager = new MetadataManager(
@@ -256,7 +288,10 @@ export class MetadataManager {
 
   async #open(proposed: HardState | undefined): Promise<void> {
     try {
-      const resumed = await resumeDirectory(this.#fs, this.#dir);
+      const resumed = await resumeDirectory(this.#fs, this.#dir, {
+        createIfMissing: this.#createIfMissing,
+        identity: this.#identity,
+      });
       this.#lock = resumed.lock;
       this.#queue.writer = resumed.writer;
       // `#accepted` stays the proposal (what get() shows) until the proposal is validated below.
@@ -269,6 +304,8 @@ export class MetadataManager {
           givenDir: this.#givenDir,
           queue: this.#queue,
           stats: this.#stats,
+          directoryId: resumed.directoryId,
+          identity: resumed.identity,
           isClosed: () => this.#state === 'closed',
           mayRunOnInterval: () => this.#state === 'open' && !this.#queue.stopped,
         },
@@ -364,6 +401,7 @@ export class MetadataManager {
       kind,
       batchIndex: 0,
       seq: this.#nextSeq++,
+      group: 0,
       currentTerm: next.currentTerm,
       votedFor: next.votedFor,
     };

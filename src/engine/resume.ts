@@ -1,9 +1,26 @@
+import {
+  hasErrno,
+  IdentityMismatchError,
+  MetadataNotFoundError,
+  MultiGroupDirectoryError,
+} from '../errors.js';
+import { type DirectoryId, newDirectoryId } from '../format/directory-id.js';
+import { logFiles, SNAPSHOT_NAME } from '../format/names.js';
 import type { FileSystem } from '../fs/types.js';
+import { type NodeIdentity, sameIdentity } from '../identity.js';
 import type { HardState } from '../state.js';
 import { ensureDirectory } from '../storage/ensure-directory.js';
 import { acquireLock, type DirectoryLock } from '../storage/lock.js';
 import { LogWriter } from '../storage/log-writer.js';
-import { recoverDirectory } from '../storage/recovery.js';
+import { type RecoveredDirectory, recoverDirectory } from '../storage/recovery.js';
+
+/** What the open was asked for (the manager's options). */
+export interface ResumeOptions {
+  /** False: refuse a missing or empty directory instead of starting at term 0. */
+  readonly createIfMissing: boolean;
+  /** Checked against the directory's stamp; stamped when it has none. */
+  readonly identity: NodeIdentity | undefined;
+}
 
 /** What the open found and set up: the lock, the log to append to, what to compact. */
 export interface Resumed {
@@ -12,7 +29,14 @@ export interface Resumed {
   /** The recovered state and the sequence number of its last record. */
   readonly state: HardState;
   readonly lastSeq: number;
-  /** `lastSeq` of the snapshot on disk; undefined when there is no snapshot file. */
+  /** The directory's id: recovered, or made now for a new or a format-v1 directory. */
+  readonly directoryId: DirectoryId;
+  /** The identity the snapshot carries from now on (the option, or the stamp already there). */
+  readonly identity: NodeIdentity | undefined;
+  /**
+   * `lastSeq` of the snapshot on disk when it is current (format v2, carrying {@link identity});
+   * undefined when there is none or it must be rewritten (format v1, an identity to adopt).
+   */
   readonly snapshotSeq: number | undefined;
   /** Logs the first compaction removes (everything but the log appended to). */
   readonly retiredLogs: string[];
@@ -21,15 +45,54 @@ export interface Resumed {
 }
 
 /**
+ * `createIfMissing: false`, before anything is created or locked: the directory must exist and
+ * hold a snapshot or a log. (Checked again under the lock, from what recovery read.)
+ */
+async function assertEstablished(fs: FileSystem, dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) throw new MetadataNotFoundError(dir, 'missing');
+    throw err;
+  }
+  if (!names.includes(SNAPSHOT_NAME) && logFiles(names).length === 0) {
+    throw new MetadataNotFoundError(dir, 'empty');
+  }
+}
+
+/** Refusals that leave the directory as it was: checked before LOCK's text or any file changes. */
+function assertMayOpen(dir: string, recovered: RecoveredDirectory, options: ResumeOptions): void {
+  if (!options.createIfMissing && recovered.snapshot === undefined && recovered.logs.length === 0) {
+    throw new MetadataNotFoundError(dir, 'empty');
+  }
+  const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
+  if (others.length > 0)
+    throw new MultiGroupDirectoryError(
+      dir,
+      others.sort((a, b) => a - b),
+    );
+  if (
+    options.identity !== undefined &&
+    recovered.identity !== undefined &&
+    !sameIdentity(options.identity, recovered.identity)
+  ) {
+    throw new IdentityMismatchError(dir, options.identity, recovered.identity);
+  }
+}
+
+/**
  * The open's disk work: create the directory, lock it, recover it, and choose the log to append to
  * (reuse the last log, or start a fresh one). On failure, releases what it took and rethrows.
  */
-export async function resumeDirectory(fs: FileSystem, dir: string): Promise<Resumed> {
+export async function resumeDirectory(fs: FileSystem, dir: string, options: ResumeOptions): Promise<Resumed> {
+  if (!options.createIfMissing) await assertEstablished(fs, dir);
   await ensureDirectory(fs, dir);
   const lock = await acquireLock(fs, dir);
   let writer: LogWriter | undefined;
   try {
     const recovered = await recoverDirectory(fs, dir);
+    assertMayOpen(dir, recovered, options);
     // The directory is sound: only now does LOCK's text name this owner (for people and the
     // CLI; ownership is the kernel lock taken above). A refused open leaves the old text.
     await lock.announce();
@@ -37,6 +100,16 @@ export async function resumeDirectory(fs: FileSystem, dir: string): Promise<Resu
     // an unlink or a log creation but before its directory fsync. Make every entry it read
     // durable before building on it (appending to a log whose name a power cut could undo).
     await fs.syncDir(dir);
+
+    // A new directory, or a format-v1 one opened by this version for the first time, gets its id
+    // now. It reaches the disk in the new log's header (below) and then in the snapshot the open
+    // writes; a crash in between leaves a v2 log that carries it, and the next open reads it back.
+    const directoryId = recovered.directoryId ?? newDirectoryId();
+    const identity = options.identity ?? recovered.identity;
+    // The snapshot on disk is current when it is format v2 and carries the identity already.
+    const current =
+      recovered.snapshot?.version === 2 &&
+      (options.identity === undefined || recovered.identity !== undefined);
 
     // Records replayed from the logs were read back through the page cache, which is not proof
     // that they are on disk: after a failed fdatasync Linux marks the pages clean, a restart
@@ -50,19 +123,20 @@ export async function resumeDirectory(fs: FileSystem, dir: string): Promise<Resu
     const unverified = recovered.lastSeq > snapshotCovers;
     const reusable =
       last !== undefined &&
-      last.scan.header !== undefined &&
+      last.scan.header?.layout.version === 2 &&
       last.scan.end.kind === 'clean' &&
       (last.scan.lastSeq ?? last.firstSeq - 1) === recovered.lastSeq &&
       recovered.logs.length === 1 &&
       !unverified;
     let retiredLogs: string[] = [];
     if (last !== undefined && reusable) {
-      writer = await LogWriter.reopen(fs, dir, last.firstSeq, last.scan.end.offset);
+      writer = await LogWriter.reopen(fs, dir, last.firstSeq, directoryId, last.scan.end.offset);
     } else {
-      // Start a fresh log after the last valid record. Its creation replaces a torn log of the
-      // same name atomically (rename); the torn bytes were never acknowledged. Older logs go
-      // once the compaction that follows has put everything they hold into a durable snapshot.
-      const created = await LogWriter.create(fs, dir, recovered.lastSeq + 1);
+      // Start a fresh log after the last valid record. Its creation replaces a torn log (or an
+      // empty format-v1 log) of the same name atomically (rename); the torn bytes were never
+      // acknowledged. Older logs go once the compaction that follows has put everything they
+      // hold into a durable snapshot.
+      const created = await LogWriter.create(fs, dir, recovered.lastSeq + 1, directoryId);
       writer = created;
       retiredLogs = recovered.logs.map((log) => log.path).filter((path) => path !== created.path);
     }
@@ -71,9 +145,14 @@ export async function resumeDirectory(fs: FileSystem, dir: string): Promise<Resu
       writer,
       state: recovered.state,
       lastSeq: recovered.lastSeq,
-      snapshotSeq: recovered.snapshot?.lastSeq,
+      directoryId,
+      identity,
+      snapshotSeq: current ? recovered.snapshot?.lastSeq : undefined,
       retiredLogs,
-      mustCompact: unverified || retiredLogs.length > 0,
+      // Without a current snapshot (a new directory, format v1, an identity to stamp) the open
+      // writes one before it returns, so that the directory's id, its identity and the log that
+      // follows the snapshot are on disk before the first update is acknowledged.
+      mustCompact: unverified || retiredLogs.length > 0 || !current,
     };
   } catch (err) {
     await writer?.close().catch(() => {});

@@ -9,3 +9,8 @@ export function crc32(data: Uint8Array): number {
 export function crc32OfString(text: string): number {
   return CRC32.str(text) >>> 0;
 }
+
+/** CRC-32 of `data` continuing from `seed` (the CRC-32 of the bytes before it): crc32(a ‖ b) = crc32Continue(b, crc32(a)). */
+export function crc32Continue(data: Uint8Array, seed: number): number {
+  return CRC32.buf(data, seed | 0) >>> 0;
+}

@@ -1,64 +1,102 @@
-import { UpdateKind } from '../state.js';
-
-/** The record kind byte of each update on disk (offset 4 of a record): 1 = term, 2 = vote. */
-const RECORD_KIND: Readonly<Record<UpdateKind, number>> = { [UpdateKind.Term]: 1, [UpdateKind.Vote]: 2 };
-const UPDATE_KIND: Readonly<Partial<Record<number, UpdateKind>>> = { 1: UpdateKind.Term, 2: UpdateKind.Vote };
-
-import { crc32 } from './crc.js';
+import { RecordKind } from '../state.js';
+import { crc32, crc32Continue } from './crc.js';
+import { type DirectoryId, directoryIdBytes, directoryIdFromBytes } from './directory-id.js';
 
 /**
- * The log's byte layout: a 32-byte header, then fixed-size 32-byte records, all little-endian.
- * docs/format.md describes the same layout for humans; change both together.
+ * The log's byte layouts, all little-endian. docs/format.md describes the same layouts for humans;
+ * change both together. Two versions exist; a reader tells them apart by the u32 at offset 8 of the
+ * header (the magic before it is the same). Version 2 is what this code writes; version 1 (0.1.0)
+ * is read, never written.
  *
- * Header (offset, size, field):
+ * Header, version 2 (48 bytes):
  *   0  8  magic "RAFTMWAL"
- *   8  4  format version (1)
- *  12  4  record size (32)
+ *   8  4  format version (2)
+ *  12  4  record size (48)
  *  16  8  first sequence number this log holds
- *  24  4  reserved, zero
- *  28  4  CRC-32 of bytes 0..27
+ *  24 16  directory id (random, made when the directory was created)
+ *  40  4  reserved, zero
+ *  44  4  CRC-32 of bytes 0..43
  *
- * Record:
- *   0  4  CRC-32 of bytes 4..31
- *   4  1  kind: 1 = term update, 2 = vote update
- *   5  1  reserved, zero
- *   6  2  index of this record within the write (batch) that carried it
- *   8  8  sequence number (consecutive, from 1)
- *  16  8  currentTerm after the update
- *  24  8  votedFor after the update
+ * Record, version 2 (48 bytes):
+ *   0  4  CRC-32 of bytes 4..47: the record is whole (not torn, not damaged)
+ *   4  4  CRC-32 of the 16-byte directory id followed by bytes 8..47: the record was written for
+ *         this directory (a whole record from another directory passes the first check and fails
+ *         this one, so it is told apart from a torn write)
+ *   8  1  kind: 1 = term update, 2 = vote update, 3 = group removed
+ *   9  3  reserved, zero
+ *  12  4  index of this record within the write (batch) that carried it
+ *  16  8  sequence number (consecutive across the directory, from 1)
+ *  24  8  group id (0 for MetadataManager's single group)
+ *  32  8  currentTerm of the group after the update
+ *  40  8  votedFor of the group after the update
+ *
+ * Header, version 1 (32 bytes): magic, version (1), record size (32), first sequence number,
+ * 4 reserved bytes, CRC-32 of bytes 0..27.
+ * Record, version 1 (32 bytes): CRC-32 of bytes 4..31, kind (1 byte), reserved (1), batch index
+ * (u16), sequence number, currentTerm, votedFor (u64 each). Group 0, no directory id.
  *
  * An all-zero record slot marks the end of the log: files are preallocated with zeros and records
  * overwrite them in place. No valid record is all zeros (its CRC would not match).
  */
 
 export const LOG_MAGIC = 'RAFTMWAL';
-export const LOG_FORMAT_VERSION = 1;
-export const HEADER_SIZE = 32;
-export const RECORD_SIZE = 32;
-/** Largest batch index that fits the 16-bit field; the writer splits larger batches. */
+
+/** The sizes of one log format version. */
+export interface LogLayout {
+  readonly version: 1 | 2;
+  readonly headerSize: number;
+  readonly recordSize: number;
+}
+
+export const LAYOUT_V1: LogLayout = Object.freeze({ version: 1, headerSize: 32, recordSize: 32 });
+export const LAYOUT_V2: LogLayout = Object.freeze({ version: 2, headerSize: 48, recordSize: 48 });
+/** The version this code writes. */
+export const CURRENT_LAYOUT = LAYOUT_V2;
+/** Bytes of the longest header of any version: what a reader reads first. */
+export const MAX_HEADER_SIZE = 48;
+/** Largest batch a writer puts in one write; larger batches are split. */
 export const MAX_BATCH_RECORDS = 0xffff;
+
+/** The record kind byte of each update on disk. */
+const RECORD_KIND: Readonly<Record<RecordKind, number>> = {
+  [RecordKind.Term]: 1,
+  [RecordKind.Vote]: 2,
+  [RecordKind.Remove]: 3,
+};
+const KIND_V2: Readonly<Partial<Record<number, RecordKind>>> = {
+  1: RecordKind.Term,
+  2: RecordKind.Vote,
+  3: RecordKind.Remove,
+};
+/** Version 1 knows terms and votes only. */
+const KIND_V1: Readonly<Partial<Record<number, RecordKind>>> = { 1: RecordKind.Term, 2: RecordKind.Vote };
 
 const MAX_HIGH_WORD = 0x1fffff; // high 32 bits of Number.MAX_SAFE_INTEGER
 
 export interface LogHeader {
-  readonly version: number;
-  readonly recordSize: number;
+  readonly layout: LogLayout;
   readonly firstSeq: number;
+  /** The directory the log belongs to; undefined for version 1, which has none. */
+  readonly directoryId: DirectoryId | undefined;
 }
 
 export interface LogRecord {
-  readonly kind: UpdateKind;
+  readonly kind: RecordKind;
   readonly batchIndex: number;
   readonly seq: number;
+  /** The Raft group the record belongs to (always 0 in version 1). */
+  readonly group: number;
   readonly currentTerm: number;
   readonly votedFor: number;
 }
 
-/** What one 32-byte slot holds. */
+/** What one record slot holds. */
 export type SlotContent =
   | { readonly type: 'record'; readonly record: LogRecord }
   | { readonly type: 'zero' }
-  | { readonly type: 'bad'; readonly reason: string };
+  | { readonly type: 'bad'; readonly reason: string }
+  /** A whole, well-formed record written for another directory (version 2 only). */
+  | { readonly type: 'foreign'; readonly seq: number };
 
 function writeU64(view: DataView, offset: number, value: number): void {
   view.setUint32(offset, value % 0x1_0000_0000, true);
@@ -76,20 +114,22 @@ export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export function encodeHeader(firstSeq: number): Uint8Array {
-  const bytes = new Uint8Array(HEADER_SIZE);
+/** A version-2 header for a log of `directoryId` starting at `firstSeq`. */
+export function encodeHeader(firstSeq: number, directoryId: DirectoryId): Uint8Array {
+  const bytes = new Uint8Array(LAYOUT_V2.headerSize);
   const view = viewOf(bytes);
   bytes.set(new TextEncoder().encode(LOG_MAGIC), 0);
-  view.setUint32(8, LOG_FORMAT_VERSION, true);
-  view.setUint32(12, RECORD_SIZE, true);
+  view.setUint32(8, LAYOUT_V2.version, true);
+  view.setUint32(12, LAYOUT_V2.recordSize, true);
   writeU64(view, 16, firstSeq);
-  view.setUint32(28, crc32(bytes.subarray(0, 28)), true);
+  bytes.set(directoryIdBytes(directoryId), 24);
+  view.setUint32(44, crc32(bytes.subarray(0, 44)), true);
   return bytes;
 }
 
 /** Why a header does not decode. A contract between modules: match on these, never on `reason`. */
 export const HeaderProblem = {
-  /** Fewer than HEADER_SIZE bytes: the header write (at log creation) never fully reached the disk. */
+  /** Fewer bytes than a header: the header write (at log creation) never fully reached the disk. */
   Short: 'short',
   /** All zeros: the header write never reached the disk. */
   Zero: 'zero',
@@ -116,65 +156,135 @@ export function headerNeverWritten(defect: HeaderDefect): boolean {
   return defect.kind === HeaderProblem.Short || defect.kind === HeaderProblem.Zero;
 }
 
-/** Decodes a header, or says why the bytes are not a valid version-1 header. */
+/**
+ * Decodes the header at the start of `bytes` (which may be longer), of either version, or says why
+ * it is not a valid header.
+ */
 export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem: HeaderDefect } {
   const problem = (kind: HeaderProblem, reason: string) => ({ problem: { kind, reason } });
   // The reasons of Short and Zero are the CLI's JSON `headerProblem` values ('short header', 'zero').
-  if (bytes.byteLength < HEADER_SIZE) return problem(HeaderProblem.Short, 'short header');
-  const head = bytes.subarray(0, HEADER_SIZE);
+  const known = bytes.byteLength >= 12 ? viewOf(bytes).getUint32(8, true) : 0;
+  const layout = known === 1 ? LAYOUT_V1 : LAYOUT_V2;
+  if (bytes.byteLength < layout.headerSize) {
+    return problem(HeaderProblem.Short, 'short header');
+  }
+  const head = bytes.subarray(0, layout.headerSize);
   if (head.every((b) => b === 0)) return problem(HeaderProblem.Zero, 'zero');
   const view = viewOf(head);
   const magic = new TextDecoder().decode(head.subarray(0, 8));
   if (magic !== LOG_MAGIC)
     return problem(HeaderProblem.BadMagic, `bad magic ${JSON.stringify(magic)} (not a raft-metadata log)`);
-  if (view.getUint32(28, true) !== crc32(head.subarray(0, 28)))
+  const crcAt = layout.headerSize - 4;
+  if (view.getUint32(crcAt, true) !== crc32(head.subarray(0, crcAt)))
     return problem(HeaderProblem.Checksum, 'header checksum mismatch');
-  const version = view.getUint32(8, true);
-  if (version !== LOG_FORMAT_VERSION)
-    return problem(HeaderProblem.UnknownVersion, `unknown log format version ${version}`);
+  if (known !== 1 && known !== 2)
+    return problem(HeaderProblem.UnknownVersion, `unknown log format version ${known}`);
   const recordSize = view.getUint32(12, true);
-  if (recordSize !== RECORD_SIZE)
+  if (recordSize !== layout.recordSize)
     return problem(HeaderProblem.RecordSize, `unexpected record size ${recordSize}`);
   const firstSeq = readU64(view, 16);
   if (firstSeq < 1) return problem(HeaderProblem.FirstSeq, 'invalid first sequence number');
-  return { version, recordSize, firstSeq };
+  const directoryId = layout.version === 2 ? directoryIdFromBytes(head.subarray(24, 40)) : undefined;
+  return { layout, firstSeq, directoryId };
 }
 
-/** Writes `record` into `target` at `offset` (RECORD_SIZE bytes). */
-export function encodeRecordInto(target: Uint8Array, offset: number, record: LogRecord): void {
-  const slot = target.subarray(offset, offset + RECORD_SIZE);
-  slot.fill(0);
-  const view = viewOf(slot);
-  view.setUint8(4, RECORD_KIND[record.kind]);
-  view.setUint16(6, record.batchIndex, true);
-  writeU64(view, 8, record.seq);
-  writeU64(view, 16, record.currentTerm);
-  writeU64(view, 24, record.votedFor);
-  view.setUint32(0, crc32(slot.subarray(4)), true);
-}
+/**
+ * Encodes records for one log (version 2, its directory's id folded into every record's
+ * ownership checksum).
+ */
+export class RecordEncoder {
+  readonly #salt: number;
 
-export function encodeRecord(record: LogRecord): Uint8Array {
-  const bytes = new Uint8Array(RECORD_SIZE);
-  encodeRecordInto(bytes, 0, record);
-  return bytes;
-}
-
-/** Decodes the slot at `offset` of `bytes` (one DataView per chunk keeps replay allocation-light). */
-export function decodeSlotAt(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
-  if (bytes.byteLength - offset < RECORD_SIZE) return { type: 'bad', reason: 'record cut short' };
-  let allZero = true;
-  for (let i = offset; i < offset + RECORD_SIZE; i++) {
-    if (bytes[i] !== 0) {
-      allZero = false;
-      break;
-    }
+  constructor(directoryId: DirectoryId) {
+    this.#salt = crc32(directoryIdBytes(directoryId));
   }
-  if (allZero) return { type: 'zero' };
-  if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, offset + RECORD_SIZE))) {
+
+  /** Writes `record` into `target` at `offset` (48 bytes). */
+  encodeInto(target: Uint8Array, offset: number, record: LogRecord): void {
+    const slot = target.subarray(offset, offset + LAYOUT_V2.recordSize);
+    slot.fill(0);
+    const view = viewOf(slot);
+    view.setUint8(8, RECORD_KIND[record.kind]);
+    view.setUint32(12, record.batchIndex, true);
+    writeU64(view, 16, record.seq);
+    writeU64(view, 24, record.group);
+    writeU64(view, 32, record.currentTerm);
+    writeU64(view, 40, record.votedFor);
+    view.setUint32(4, crc32Continue(slot.subarray(8), this.#salt), true);
+    view.setUint32(0, crc32(slot.subarray(4)), true);
+  }
+
+  encode(record: LogRecord): Uint8Array {
+    const bytes = new Uint8Array(LAYOUT_V2.recordSize);
+    this.encodeInto(bytes, 0, record);
+    return bytes;
+  }
+}
+
+/** Decodes the record slots of one log, by its header's version. */
+export class RecordDecoder {
+  readonly layout: LogLayout;
+  /** CRC-32 of the directory id (version 2), the seed of every record's ownership checksum. */
+  readonly #salt: number;
+
+  constructor(header: Pick<LogHeader, 'layout' | 'directoryId'>) {
+    this.layout = header.layout;
+    this.#salt = header.directoryId === undefined ? 0 : crc32(directoryIdBytes(header.directoryId));
+  }
+
+  /** Decodes the slot at `offset` of `bytes` (one DataView per chunk keeps replay allocation-light). */
+  decodeAt(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
+    const size = this.layout.recordSize;
+    if (bytes.byteLength - offset < size) return { type: 'bad', reason: 'record cut short' };
+    let allZero = true;
+    for (let i = offset; i < offset + size; i++) {
+      if (bytes[i] !== 0) {
+        allZero = false;
+        break;
+      }
+    }
+    if (allZero) return { type: 'zero' };
+    return this.layout.version === 1 ? decodeV1(bytes, view, offset) : this.#decodeV2(bytes, view, offset);
+  }
+
+  decode(slot: Uint8Array): SlotContent {
+    return this.decodeAt(slot, viewOf(slot), 0);
+  }
+
+  #decodeV2(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
+    const end = offset + LAYOUT_V2.recordSize;
+    if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) {
+      return { type: 'bad', reason: 'record checksum mismatch' };
+    }
+    const seq = readU64(view, offset + 16);
+    if (view.getUint32(offset + 4, true) !== crc32Continue(bytes.subarray(offset + 8, end), this.#salt)) {
+      return { type: 'foreign', seq };
+    }
+    const kindByte = view.getUint8(offset + 8);
+    const kind = KIND_V2[kindByte];
+    if (kind === undefined) return { type: 'bad', reason: `unknown record kind ${kindByte}` };
+    if (view.getUint8(offset + 9) !== 0 || view.getUint16(offset + 10, true) !== 0) {
+      return { type: 'bad', reason: 'reserved byte is not zero' };
+    }
+    const group = readU64(view, offset + 24);
+    const currentTerm = readU64(view, offset + 32);
+    const votedFor = readU64(view, offset + 40);
+    if (seq < 1 || group < 0 || currentTerm < 0 || votedFor < 0) {
+      return { type: 'bad', reason: 'number out of range' };
+    }
+    return {
+      type: 'record',
+      record: { kind, batchIndex: view.getUint32(offset + 12, true), seq, group, currentTerm, votedFor },
+    };
+  }
+}
+
+function decodeV1(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
+  if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, offset + LAYOUT_V1.recordSize))) {
     return { type: 'bad', reason: 'record checksum mismatch' };
   }
   const kindByte = view.getUint8(offset + 4);
-  const kind = UPDATE_KIND[kindByte];
+  const kind = KIND_V1[kindByte];
   if (kind === undefined) return { type: 'bad', reason: `unknown record kind ${kindByte}` };
   if (view.getUint8(offset + 5) !== 0) return { type: 'bad', reason: 'reserved byte is not zero' };
   const seq = readU64(view, offset + 8);
@@ -185,11 +295,6 @@ export function decodeSlotAt(bytes: Uint8Array, view: DataView, offset: number):
   }
   return {
     type: 'record',
-    record: { kind, batchIndex: view.getUint16(offset + 6, true), seq, currentTerm, votedFor },
+    record: { kind, batchIndex: view.getUint16(offset + 6, true), seq, group: 0, currentTerm, votedFor },
   };
-}
-
-/** Decodes one slot: a checked record, an all-zero slot, or damage with its reason. */
-export function decodeSlot(slot: Uint8Array): SlotContent {
-  return decodeSlotAt(slot, viewOf(slot), 0);
 }

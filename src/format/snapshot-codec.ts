@@ -1,60 +1,125 @@
+import { type NodeIdentity, parseIdentity } from '../identity.js';
+import type { HardState } from '../state.js';
 import { crc32OfString } from './crc.js';
+import { type DirectoryId, parseDirectoryId } from './directory-id.js';
+import { logName } from './names.js';
 
 /**
- * The snapshot file (`metadata.json`) is one JSON object:
+ * The snapshot file (`metadata.json`) is one JSON object. docs/format.md describes the same thing;
+ * change both together. A reader tells the versions apart by `version`.
  *
- *   {"format":"raft-metadata","version":1,"currentTerm":5,"votedFor":101,"lastSeq":12,"crc32":"1c291ca3"}
+ * Version 2 (written by this code):
  *
+ *   {"format":"raft-metadata","version":2,"directoryId":"<32 hex>","identity":null,
+ *    "lastSeq":12,"nextLog":"log-000000000000000d.wal","groups":[[0,5,101]],"removed":[],
+ *    "crc32":"…"}
+ *
+ * - `directoryId`: the directory's identity, the same as in every log header.
+ * - `identity`: `{"clusterId":…,"nodeId":…}` stamped by the `identity` option, or null.
  * - `lastSeq`: the sequence number of the last log record the snapshot covers; replay skips
  *   records up to it, so a log that outlives a compaction is never applied twice.
+ * - `nextLog`: the log that must follow: the one whose first record is `lastSeq + 1`. A directory
+ *   whose snapshot names a log that is not there has lost acknowledged updates, and says so.
+ * - `groups`: `[group, currentTerm, votedFor]` of every live group, ascending by group
+ *   (MetadataManager's single group is 0; a group still at term 0 with no vote is left out).
+ * - `removed`: `[group, lastTerm]` of every removed group (tombstones), ascending.
  * - `crc32`: 8 lowercase hex digits, CRC-32 of the UTF-8 text of
- *   `JSON.stringify(["raft-metadata", version, currentTerm, votedFor, lastSeq])`.
- * Keys may come in any order and whitespace is free, so a snapshot written by hand with
- * `JSON.stringify(metadata)` loads. docs/format.md describes the same thing; change both together.
+ *   `JSON.stringify(["raft-metadata", 2, directoryId, identity, lastSeq, nextLog, groups, removed])`.
+ *
+ * Version 1 (0.1.0, and what `JSON.stringify(metadata)` gives, so that a snapshot written by hand
+ * loads): `{"format":"raft-metadata","version":1,"currentTerm":5,"votedFor":101,"lastSeq":12,
+ * "crc32":"…"}`, CRC-32 of `JSON.stringify(["raft-metadata", 1, currentTerm, votedFor, lastSeq])`.
+ * Keys may come in any order and whitespace is free in both versions.
  */
 
 export const SNAPSHOT_FORMAT = 'raft-metadata';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
+/** A decoded snapshot, of either version. */
 export interface SnapshotContent {
-  readonly currentTerm: number;
-  readonly votedFor: number;
+  readonly version: 1 | 2;
+  /** Version 2 only. */
+  readonly directoryId: DirectoryId | undefined;
+  readonly identity: NodeIdentity | undefined;
   readonly lastSeq: number;
+  /** Live groups and their state (version 1: group 0, unless it is still at term 0 with no vote). */
+  readonly groups: ReadonlyMap<number, HardState>;
+  /** Removed groups and their last term. */
+  readonly removed: ReadonlyMap<number, number>;
 }
 
-export interface SnapshotJson {
+/** What a version-2 snapshot holds, to be written. */
+export interface SnapshotToWrite {
+  readonly directoryId: DirectoryId;
+  readonly identity: NodeIdentity | undefined;
+  readonly lastSeq: number;
+  readonly groups: ReadonlyMap<number, HardState>;
+  readonly removed: ReadonlyMap<number, number>;
+}
+
+/** The version-1 JSON object (what `Metadata.toJSON()` gives). */
+export interface SnapshotJsonV1 {
   readonly format: typeof SNAPSHOT_FORMAT;
-  readonly version: number;
+  readonly version: 1;
   readonly currentTerm: number;
   readonly votedFor: number;
   readonly lastSeq: number;
   readonly crc32: string;
 }
 
-function checksum(version: number, content: SnapshotContent): string {
-  const covered = JSON.stringify([
-    SNAPSHOT_FORMAT,
-    version,
-    content.currentTerm,
-    content.votedFor,
-    content.lastSeq,
-  ]);
-  return crc32OfString(covered).toString(16).padStart(8, '0');
+function hex(text: string): string {
+  return crc32OfString(text).toString(16).padStart(8, '0');
 }
 
-export function snapshotJson(content: SnapshotContent): SnapshotJson {
+function checksumV1(currentTerm: number, votedFor: number, lastSeq: number): string {
+  return hex(JSON.stringify([SNAPSHOT_FORMAT, 1, currentTerm, votedFor, lastSeq]));
+}
+
+function checksumV2(
+  directoryId: string,
+  identity: NodeIdentity | null,
+  lastSeq: number,
+  nextLog: string,
+  groups: readonly (readonly number[])[],
+  removed: readonly (readonly number[])[],
+): string {
+  return hex(JSON.stringify([SNAPSHOT_FORMAT, 2, directoryId, identity, lastSeq, nextLog, groups, removed]));
+}
+
+/** The version-1 object for one group's state (the seed's hand-written snapshot). */
+export function snapshotJsonV1(state: HardState & { readonly lastSeq: number }): SnapshotJsonV1 {
   return {
     format: SNAPSHOT_FORMAT,
-    version: SNAPSHOT_VERSION,
-    currentTerm: content.currentTerm,
-    votedFor: content.votedFor,
-    lastSeq: content.lastSeq,
-    crc32: checksum(SNAPSHOT_VERSION, content),
+    version: 1,
+    currentTerm: state.currentTerm,
+    votedFor: state.votedFor,
+    lastSeq: state.lastSeq,
+    crc32: checksumV1(state.currentTerm, state.votedFor, state.lastSeq),
   };
 }
 
-export function encodeSnapshot(content: SnapshotContent): Uint8Array {
-  return new TextEncoder().encode(`${JSON.stringify(snapshotJson(content))}\n`);
+function sortedEntries<V>(map: ReadonlyMap<number, V>): [number, V][] {
+  return [...map.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/** The version-2 file's bytes. */
+export function encodeSnapshot(content: SnapshotToWrite): Uint8Array {
+  const identity = content.identity === undefined ? null : { ...content.identity };
+  const nextLog = logName(content.lastSeq + 1);
+  const groups = sortedEntries(content.groups).map(([id, s]) => [id, s.currentTerm, s.votedFor]);
+  const removed = sortedEntries(content.removed).map(([id, term]) => [id, term]);
+  const json = {
+    format: SNAPSHOT_FORMAT,
+    version: 2,
+    directoryId: content.directoryId,
+    identity,
+    lastSeq: content.lastSeq,
+    nextLog,
+    groups,
+    removed,
+    crc32: checksumV2(content.directoryId, identity, content.lastSeq, nextLog, groups, removed),
+  };
+  return new TextEncoder().encode(`${JSON.stringify(json)}\n`);
 }
 
 /** A snapshot problem: byte offset in the file and what is wrong. */
@@ -67,8 +132,7 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Decodes and checks a snapshot file's bytes. */
-export function decodeSnapshot(bytes: Uint8Array): SnapshotContent | SnapshotProblem {
+function parseObject(bytes: Uint8Array): { readonly object: Record<string, unknown> } | SnapshotProblem {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -88,30 +152,100 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent | SnapshotPro
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { offset: 0, problem: 'snapshot is not a JSON object' };
   }
-  const obj = parsed as Record<string, unknown>;
+  return { object: parsed as Record<string, unknown> };
+}
+
+/** Decodes and checks a snapshot file's bytes, of either version. */
+export function decodeSnapshot(bytes: Uint8Array): SnapshotContent | SnapshotProblem {
+  const parsed = parseObject(bytes);
+  if ('problem' in parsed) return parsed;
+  const obj = parsed.object;
   if (obj.format !== SNAPSHOT_FORMAT)
     return { offset: 0, problem: 'snapshot has no "format":"raft-metadata" field' };
-  if (obj.version !== SNAPSHOT_VERSION) {
-    return { offset: 0, problem: `unknown snapshot format version ${JSON.stringify(obj.version)}` };
-  }
+  if (obj.version === 1) return decodeV1(obj);
+  if (obj.version === 2) return decodeV2(obj);
+  return { offset: 0, problem: `unknown snapshot format version ${JSON.stringify(obj.version)}` };
+}
+
+function decodeV1(obj: Record<string, unknown>): SnapshotContent | SnapshotProblem {
   const { currentTerm, votedFor, lastSeq } = obj;
   if (!isCount(currentTerm) || !isCount(votedFor) || !isCount(lastSeq)) {
     return { offset: 0, problem: 'currentTerm, votedFor and lastSeq must be safe non-negative integers' };
   }
-  const content = { currentTerm, votedFor, lastSeq };
-  if (obj.crc32 !== checksum(SNAPSHOT_VERSION, content)) {
+  if (obj.crc32 !== checksumV1(currentTerm, votedFor, lastSeq)) {
     return { offset: 0, problem: 'snapshot checksum mismatch' };
   }
-  return content;
+  const groups = new Map<number, HardState>();
+  if (currentTerm !== 0 || votedFor !== 0) groups.set(0, { currentTerm, votedFor });
+  return { version: 1, directoryId: undefined, identity: undefined, lastSeq, groups, removed: new Map() };
+}
+
+/** Rows of `width` safe non-negative integers, strictly ascending by their first column. */
+function parseRows(value: unknown, width: number): number[][] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const rows: number[][] = [];
+  let previous = -1;
+  for (const row of value) {
+    if (!Array.isArray(row) || row.length !== width || !row.every(isCount)) return undefined;
+    const id = row[0] as number;
+    if (id <= previous) return undefined;
+    previous = id;
+    rows.push(row as number[]);
+  }
+  return rows;
+}
+
+function decodeV2(obj: Record<string, unknown>): SnapshotContent | SnapshotProblem {
+  const directoryId = parseDirectoryId(obj.directoryId);
+  if (directoryId === undefined) return { offset: 0, problem: 'directoryId must be 32 lowercase hex digits' };
+  const identity = obj.identity === null ? null : parseIdentity(obj.identity);
+  if (identity === undefined) return { offset: 0, problem: 'identity must be null or {clusterId, nodeId}' };
+  const { lastSeq, nextLog } = obj;
+  if (!isCount(lastSeq)) return { offset: 0, problem: 'lastSeq must be a safe non-negative integer' };
+  if (typeof nextLog !== 'string') return { offset: 0, problem: 'nextLog must be a log file name' };
+  const groups = parseRows(obj.groups, 3);
+  const removed = parseRows(obj.removed, 2);
+  if (groups === undefined || removed === undefined) {
+    return {
+      offset: 0,
+      problem: 'groups and removed must be rows of safe non-negative integers, ascending by group',
+    };
+  }
+  if (obj.crc32 !== checksumV2(directoryId, identity, lastSeq, nextLog, groups, removed)) {
+    return { offset: 0, problem: 'snapshot checksum mismatch' };
+  }
+  // Checked after the checksum: a whole, checksummed snapshot that breaks these was not written by
+  // this code.
+  if (nextLog !== logName(lastSeq + 1)) {
+    return { offset: 0, problem: `nextLog ${nextLog} is not the log after lastSeq ${lastSeq}` };
+  }
+  const live = new Map(
+    groups.map(([id, currentTerm, votedFor]) => [id as number, { currentTerm, votedFor } as HardState]),
+  );
+  const gone = new Map(removed.map(([id, term]) => [id as number, term as number]));
+  for (const id of gone.keys()) {
+    if (live.has(id)) return { offset: 0, problem: `group ${id} is both live and removed` };
+  }
+  return {
+    version: 2,
+    directoryId,
+    identity: identity ?? undefined,
+    lastSeq,
+    groups: live,
+    removed: gone,
+  };
 }
 
 /**
- * The numbers a snapshot's JSON claims, whatever else is wrong with it (a checksum mismatch, a
- * missing field, bytes that are not UTF-8): undefined when the text does not parse as a JSON object
- * or holds none. Never state: the CLI's salvage counts them as seen, since a node may have acted on
- * them. The one other reading of a snapshot besides {@link decodeSnapshot}, and it lives here too.
+ * The numbers a snapshot's JSON claims for group 0, whatever else is wrong with it (a checksum
+ * mismatch, a missing field, bytes that are not UTF-8): undefined when the text does not parse as a
+ * JSON object or holds none. Never state: the CLI's salvage counts them as seen, since a node may
+ * have acted on them. The one other reading of a snapshot besides {@link decodeSnapshot}, and it
+ * lives here too.
  */
-export function snapshotClaims(bytes: Uint8Array): Partial<SnapshotContent> | undefined {
+export function snapshotClaims(
+  bytes: Uint8Array,
+): Partial<{ currentTerm: number; votedFor: number; lastSeq: number }> | undefined {
   let parsed: unknown;
   try {
     // Lenient decoding on purpose: a damaged byte in a string must not hide the numbers.
@@ -125,5 +259,10 @@ export function snapshotClaims(bytes: Uint8Array): Partial<SnapshotContent> | un
   if (isCount(obj.currentTerm)) found.currentTerm = obj.currentTerm;
   if (isCount(obj.votedFor)) found.votedFor = obj.votedFor;
   if (isCount(obj.lastSeq)) found.lastSeq = obj.lastSeq;
+  if (Array.isArray(obj.groups)) {
+    const row = obj.groups.find((r: unknown) => Array.isArray(r) && r[0] === 0) as unknown[] | undefined;
+    if (row !== undefined && isCount(row[1])) found.currentTerm = row[1];
+    if (row !== undefined && isCount(row[2])) found.votedFor = row[2];
+  }
   return Object.keys(found).length > 0 ? found : undefined;
 }

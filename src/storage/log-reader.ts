@@ -1,22 +1,21 @@
 import { CorruptionError } from '../errors.js';
 import {
   decodeHeader,
-  decodeSlotAt,
-  HEADER_SIZE,
   headerNeverWritten,
   type LogHeader,
   type LogRecord,
-  RECORD_SIZE,
+  MAX_HEADER_SIZE,
+  RecordDecoder,
   type SlotContent,
   viewOf,
 } from '../format/record.js';
 import type { FileHandle, FileSystem } from '../fs/types.js';
 
 /**
- * Bytes read per step: memory stays flat whatever the log's length. A multiple of RECORD_SIZE.
- * The CLI's backup copies files in steps of the same size.
+ * Bytes read per step: memory stays flat whatever the log's length. A multiple of every version's
+ * record size (32 and 48). The CLI's backup copies files in steps of the same size.
  */
-export const CHUNK_BYTES = 1 << 20;
+export const CHUNK_BYTES = 3 << 19; // 1.5 MiB
 
 /** Where the valid records of a log end. */
 export type LogEnd =
@@ -49,12 +48,14 @@ export interface LogScan {
  *   acknowledged, and everything from X on is a torn tail;
  * - a valid record of a later write exists after X: later writes start only after the earlier ones
  *   were fdatasync'ed, so the damage hit acknowledged data: {@link CorruptionError}.
- * Throws {@link CorruptionError} for a foreign or unknown-version header too.
+ * Throws {@link CorruptionError} for a foreign or unknown-version header too, and for a whole
+ * record written for another directory (version 2: its ownership checksum fails), wherever it is.
  */
 export async function scanLog(
   fs: FileSystem,
   path: string,
   onRecord: (record: LogRecord, offset: number) => void,
+  onHeader?: (header: LogHeader) => void,
 ): Promise<LogScan> {
   const handle = await fs.open(path, 'read');
   try {
@@ -68,17 +69,28 @@ export async function scanLog(
           bytesAfter === 0
             ? { kind: 'clean', offset: 0 }
             : { kind: 'torn', offset: 0, reason: 'log header was never completely written', bytesAfter };
-        if (fileSize > HEADER_SIZE) await assertZeroFrom(handle, HEADER_SIZE, fileSize, path);
+        const headerSize = headBytes.byteLength;
+        if (fileSize > headerSize) await assertZeroFrom(handle, headerSize, fileSize, path);
         return { header: undefined, end, fileSize, recordCount: 0, firstSeq: undefined, lastSeq: undefined };
       }
       throw new CorruptionError(path, 0, decoded.problem.reason);
     }
 
+    // Before any record: the caller may refuse the whole log by its header (another directory's).
+    onHeader?.(decoded);
     let lastSeq = decoded.firstSeq - 1;
     let recordCount = 0;
     let damage = undefined as { offset: number; reason: string } | undefined;
     let bytesAfter = 0;
-    await forEachSlot(handle, HEADER_SIZE, fileSize, (slot, offset, bytes) => {
+    const decoder = new RecordDecoder(decoded);
+    await forEachSlot(handle, decoder, decoded.layout.headerSize, fileSize, (slot, offset, bytes) => {
+      if (slot.type === 'foreign') {
+        throw new CorruptionError(
+          path,
+          offset,
+          `record (seq ${slot.seq}) belongs to another directory: it is whole, but was not written for directory ${decoded.directoryId}`,
+        );
+      }
       if (damage === undefined) {
         if (slot.type === 'record') {
           onRecord(slot.record, offset);
@@ -118,9 +130,17 @@ export async function scanLog(
 export async function readHeader(
   handle: Pick<FileHandle, 'read'>,
 ): Promise<{ readonly bytes: Uint8Array; readonly decoded: ReturnType<typeof decodeHeader> }> {
-  const bytes = new Uint8Array(HEADER_SIZE);
-  const got = await handle.read(bytes, 0, HEADER_SIZE, 0);
-  return { bytes: bytes.subarray(0, got), decoded: decodeHeader(bytes.subarray(0, got)) };
+  const bytes = new Uint8Array(MAX_HEADER_SIZE);
+  const got = await handle.read(bytes, 0, MAX_HEADER_SIZE, 0);
+  const decoded = decodeHeader(bytes.subarray(0, got));
+  // The bytes of the header itself: as many as its version's header has (or all that were read).
+  const size = 'problem' in decoded ? Math.min(got, headerSizeGuess(bytes, got)) : decoded.layout.headerSize;
+  return { bytes: bytes.subarray(0, size), decoded };
+}
+
+/** A damaged header's size: version 1's when its version field says 1, else version 2's. */
+function headerSizeGuess(bytes: Uint8Array, got: number): number {
+  return got >= 12 && viewOf(bytes).getUint32(8, true) === 1 ? 32 : MAX_HEADER_SIZE;
 }
 
 /**
@@ -130,10 +150,14 @@ export async function readHeader(
  */
 export async function forEachSlot(
   handle: Pick<FileHandle, 'read'>,
+  decoder: RecordDecoder,
   from: number,
   to: number,
   visit: (slot: SlotContent, offset: number, bytes: Uint8Array) => void,
 ): Promise<void> {
+  const size = decoder.layout.recordSize;
+  const slotWords = size / 4;
+  const zeroBytes = size === ZERO_SLOT_BYTES_V1.byteLength ? ZERO_SLOT_BYTES_V1 : ZERO_SLOT_BYTES_V2;
   const chunk = new Uint8Array(CHUNK_BYTES);
   // Most of a log is preallocated zeros: a slot of eight zero words is recognised without decoding
   // it or allocating, which keeps opening a fresh 256 KiB log cheap.
@@ -143,23 +167,23 @@ export async function forEachSlot(
     if (got === 0) return;
     const bytes = chunk.subarray(0, got);
     const view = viewOf(bytes);
-    for (let at = 0; at < got; at += RECORD_SIZE) {
-      if (at + RECORD_SIZE <= got && isZeroSlot(words, at >>> 2)) {
-        visit(ZERO_SLOT, position + at, ZERO_SLOT_BYTES);
+    for (let at = 0; at < got; at += size) {
+      if (at + size <= got && isZeroSlot(words, at >>> 2, slotWords)) {
+        visit(ZERO_SLOT, position + at, zeroBytes);
         continue;
       }
-      visit(decodeSlotAt(bytes, view, at), position + at, bytes.subarray(at, at + RECORD_SIZE));
+      visit(decoder.decodeAt(bytes, view, at), position + at, bytes.subarray(at, at + size));
     }
     position += got;
   }
 }
 
 const ZERO_SLOT: SlotContent = Object.freeze({ type: 'zero' });
-const ZERO_SLOT_BYTES = new Uint8Array(RECORD_SIZE);
-const SLOT_WORDS = RECORD_SIZE / 4;
+const ZERO_SLOT_BYTES_V1 = new Uint8Array(32);
+const ZERO_SLOT_BYTES_V2 = new Uint8Array(48);
 
-function isZeroSlot(words: Uint32Array, first: number): boolean {
-  for (let i = first; i < first + SLOT_WORDS; i++) if (words[i] !== 0) return false;
+function isZeroSlot(words: Uint32Array, first: number, slotWords: number): boolean {
+  for (let i = first; i < first + slotWords; i++) if (words[i] !== 0) return false;
   return true;
 }
 

@@ -1,21 +1,24 @@
 import { join } from 'node:path';
 import { hasErrno } from '../errors.js';
+import type { DirectoryId } from '../format/directory-id.js';
 import { logName } from '../format/names.js';
 import {
+  CURRENT_LAYOUT,
   encodeHeader,
-  encodeRecordInto,
-  HEADER_SIZE,
   type LogRecord,
   MAX_BATCH_RECORDS,
-  RECORD_SIZE,
+  RecordEncoder,
 } from '../format/record.js';
 import type { FileHandle, FileSystem } from '../fs/types.js';
 
+const HEADER_SIZE = CURRENT_LAYOUT.headerSize;
+const RECORD_SIZE = CURRENT_LAYOUT.recordSize;
+
 /** Zeros written ahead of the records, so that appends overwrite in place (see docs/performance.md). */
-export const PREALLOCATE_BYTES = 256 * 1024;
+export const PREALLOCATE_BYTES = Math.floor((256 * 1024) / RECORD_SIZE) * RECORD_SIZE; // 5461 records, 262,128 bytes
 
 /**
- * Appends records to one log file and makes them durable. Not reentrant: the manager calls
+ * Appends records to one log file (format version 2, see format/record.ts) and makes them durable. Not reentrant: the manager calls
  * {@link LogWriter.append} with one batch at a time.
  *
  * The file is zero-filled ahead of the write position. A record overwriting zeros changes no
@@ -26,13 +29,22 @@ export const PREALLOCATE_BYTES = 256 * 1024;
 export class LogWriter {
   readonly path: string;
   readonly firstSeq: number;
+  readonly #encoder: RecordEncoder;
   #handle: FileHandle;
   #offset: number;
   #allocated: number;
 
-  private constructor(path: string, firstSeq: number, handle: FileHandle, offset: number, allocated: number) {
+  private constructor(
+    path: string,
+    firstSeq: number,
+    directoryId: DirectoryId,
+    handle: FileHandle,
+    offset: number,
+    allocated: number,
+  ) {
     this.path = path;
     this.firstSeq = firstSeq;
+    this.#encoder = new RecordEncoder(directoryId);
     this.#handle = handle;
     this.#offset = offset;
     this.#allocated = allocated;
@@ -52,7 +64,12 @@ export class LogWriter {
    * Creates `log-<firstSeq>.wal` in `dir`, durable and empty, ready for appends. The file appears
    * under its final name only once its header is on disk, so a log never lacks its header.
    */
-  static async create(fs: FileSystem, dir: string, firstSeq: number): Promise<LogWriter> {
+  static async create(
+    fs: FileSystem,
+    dir: string,
+    firstSeq: number,
+    directoryId: DirectoryId,
+  ): Promise<LogWriter> {
     const path = join(dir, logName(firstSeq));
     const temp = `${path}.tmp`;
     await fs.unlink(temp).catch((err: unknown) => {
@@ -61,7 +78,7 @@ export class LogWriter {
     const handle = await fs.open(temp, 'create');
     try {
       const initial = new Uint8Array(HEADER_SIZE + PREALLOCATE_BYTES);
-      initial.set(encodeHeader(firstSeq), 0);
+      initial.set(encodeHeader(firstSeq, directoryId), 0);
       // Crash before this fdatasync: the temp file is partial or missing; the reader ignores
       // `.tmp` files and the next creation replaces it. No record was written yet.
       await handle.writeDurable(initial, 0);
@@ -74,16 +91,25 @@ export class LogWriter {
       await handle.close();
     }
     // Reopened under its final name, so that errors name the file an operator will find.
-    return LogWriter.reopen(fs, dir, firstSeq, HEADER_SIZE);
+    return LogWriter.reopen(fs, dir, firstSeq, directoryId, HEADER_SIZE);
   }
 
-  /** Reopens an existing clean log to append after its last record at `offset`. */
-  static async reopen(fs: FileSystem, dir: string, firstSeq: number, offset: number): Promise<LogWriter> {
+  /**
+   * Reopens an existing clean version-2 log of `directoryId` to append after its last record at
+   * `offset`.
+   */
+  static async reopen(
+    fs: FileSystem,
+    dir: string,
+    firstSeq: number,
+    directoryId: DirectoryId,
+    offset: number,
+  ): Promise<LogWriter> {
     const path = join(dir, logName(firstSeq));
     const handle = await fs.open(path, 'write');
     try {
       const size = await handle.size();
-      return new LogWriter(path, firstSeq, handle, offset, size);
+      return new LogWriter(path, firstSeq, directoryId, handle, offset, size);
     } catch (err) {
       await handle.close().catch(() => {});
       throw err;
@@ -104,7 +130,7 @@ export class LogWriter {
       for (let i = 0; i < part.length; i++) {
         const record = part[i];
         if (record === undefined) continue;
-        encodeRecordInto(buffer, i * RECORD_SIZE, { ...record, batchIndex: i });
+        this.#encoder.encodeInto(buffer, i * RECORD_SIZE, { ...record, batchIndex: i });
       }
       // Crash before this write+fdatasync completes: some prefix of the batch (cut at a sector) may be
       // on disk, the rest is zeros. The reader treats that as a torn tail (every record in it has a

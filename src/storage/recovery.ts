@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { CorruptionError, hasErrno } from '../errors.js';
-import { logFiles } from '../format/names.js';
-import type { LogRecord } from '../format/record.js';
+import type { DirectoryId } from '../format/directory-id.js';
+import { logFiles, logName, SNAPSHOT_NAME, snapshotPath } from '../format/names.js';
+import type { LogHeader, LogRecord } from '../format/record.js';
 import type { SnapshotContent } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
-import { type HardState, isLegalTransition, NONE_SERVER_ID, UpdateKind } from '../state.js';
+import type { NodeIdentity } from '../identity.js';
+import { type HardState, isLegalTransition, NONE_SERVER_ID, RecordKind } from '../state.js';
 import { type LogScan, scanLog } from './log-reader.js';
 import { readSnapshot } from './snapshot-file.js';
 
@@ -19,8 +21,12 @@ export interface RecoveredLog {
 
 /** Everything `Metadata.load`, the manager's open and the CLI need to know about a directory. */
 export interface RecoveredDirectory {
-  /** The state a node resumes from: snapshot plus every valid log record after it. */
+  /** Group 0's state (MetadataManager's single group): snapshot plus every valid record after it. */
   readonly state: HardState;
+  /** Every live group's state (group 0 included once it left term 0 with no vote). */
+  readonly groups: ReadonlyMap<number, HardState>;
+  /** Removed groups and their last term (tombstones). */
+  readonly removed: ReadonlyMap<number, number>;
   /** Sequence number of the last record the state includes (the snapshot's, if no record follows). */
   readonly lastSeq: number;
   /** The snapshot, if there is one. */
@@ -29,10 +35,26 @@ export interface RecoveredDirectory {
   readonly logs: readonly RecoveredLog[];
   /** False when the directory does not exist. */
   readonly exists: boolean;
+  /**
+   * The directory's id: the version-2 snapshot's, else the oldest version-2 log's; undefined when
+   * no version-2 file exists (a new or a format-v1 directory).
+   */
+  readonly directoryId: DirectoryId | undefined;
+  /** The node identity stamped in the snapshot, if any. */
+  readonly identity: NodeIdentity | undefined;
+  /** Format versions of the files read (snapshot and logs), ascending: [] for an empty directory. */
+  readonly versions: readonly (1 | 2)[];
 }
 
 /** Called for each record as it is replayed (the CLI's `dump` lists them). */
 export type RecordVisitor = (file: string, offset: number, record: LogRecord, applied: boolean) => void;
+
+/**
+ * The snapshot names a log that is not there: acknowledged updates after the snapshot are lost.
+ * A reader racing a compaction can see this for a moment (a listing from before the compaction,
+ * a snapshot from after it), so recovery reads the directory again before reporting it.
+ */
+class MissingLogError extends CorruptionError {}
 
 /**
  * Reads a metadata directory without changing anything in it: the snapshot, then every log in
@@ -41,8 +63,11 @@ export type RecordVisitor = (file: string, offset: number, record: LogRecord, ap
  * Corruption ({@link CorruptionError}) is anything a crash cannot produce: a damaged snapshot, a
  * damaged log header, damage followed by later writes, a torn tail in a log that is not the last
  * one unless the next log continues right after its last valid record (a restart after a crash
- * does exactly that), a gap in the sequence numbers, or records that break Raft's rules (a term
- * going down, two votes in one term). Replay never skips over damage to an older state.
+ * does exactly that), a gap in the sequence numbers, records that break Raft's rules (a term
+ * going down, two votes in one term), and files of another directory: a version-2 log or record
+ * whose directory id is not this directory's, a version-1 log where this directory already moved
+ * to version 2, or a snapshot whose `nextLog` is missing. Replay never skips over damage to an
+ * older state.
  */
 export async function recoverDirectory(
   fs: FileSystem,
@@ -50,19 +75,21 @@ export async function recoverDirectory(
   visit?: RecordVisitor,
 ): Promise<RecoveredDirectory> {
   // A reader next to a running manager (Metadata.load, the CLI) can list a log that a compaction
-  // deletes before the reader opens it. The compaction wrote a snapshot covering that log first,
-  // so reading the directory again gives the state. With a visitor the error is the caller's to
-  // handle, since it has seen part of the records already.
+  // deletes before the reader opens it, or read a snapshot newer than its listing. The compaction
+  // wrote a snapshot covering that log first, so reading the directory again gives the state.
+  // With a visitor the error is the caller's to handle, since it has seen part of the records.
   for (let attempt = 1; ; attempt++) {
     try {
       return await recoverOnce(fs, dir, visit);
     } catch (err) {
-      if (visit !== undefined || attempt >= MAX_ATTEMPTS || !hasErrno(err, 'ENOENT')) throw err;
+      const retry = hasErrno(err, 'ENOENT') || err instanceof MissingLogError;
+      if (visit !== undefined || attempt >= MAX_ATTEMPTS || !retry) throw err;
     }
   }
 }
 
 const MAX_ATTEMPTS = 10;
+const FRESH: HardState = Object.freeze({ currentTerm: 0, votedFor: NONE_SERVER_ID });
 
 async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): Promise<RecoveredDirectory> {
   let names: string[];
@@ -71,41 +98,83 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) {
       return {
-        state: { currentTerm: 0, votedFor: NONE_SERVER_ID },
+        state: FRESH,
+        groups: new Map(),
+        removed: new Map(),
         lastSeq: 0,
         snapshot: undefined,
         logs: [],
         exists: false,
+        directoryId: undefined,
+        identity: undefined,
+        versions: [],
       };
     }
     throw err;
   }
   const snapshot = await readSnapshot(fs, dir);
-  let state: HardState = snapshot
-    ? { currentTerm: snapshot.currentTerm, votedFor: snapshot.votedFor }
-    : { currentTerm: 0, votedFor: NONE_SERVER_ID };
+  const replay = new GroupReplay(snapshot);
   const covered = snapshot?.lastSeq ?? 0;
   let lastSeq = covered;
+  const versions = new Set<1 | 2>(snapshot ? [snapshot.version] : []);
+  // Whose directory this is: the version-2 snapshot says; without one, the oldest version-2 log.
+  let owner: { id: DirectoryId; from: string } | undefined =
+    snapshot?.directoryId !== undefined ? { id: snapshot.directoryId, from: SNAPSHOT_NAME } : undefined;
+  let sawV2Log = false;
 
   const found = logFiles(names);
   const logs: RecoveredLog[] = [];
   for (const [index, { name, firstSeq }] of found.entries()) {
     const path = join(dir, name);
-    const scan = await scanLog(fs, path, (record, offset) => {
-      const applied = record.seq > covered;
-      if (applied) {
-        if (record.seq !== lastSeq + 1) {
+    let layoutVersion: 1 | 2 | undefined;
+    const onHeader = (header: LogHeader): void => {
+      layoutVersion = header.layout.version;
+      versions.add(layoutVersion);
+      if (header.directoryId !== undefined) {
+        sawV2Log = true;
+        if (owner === undefined) owner = { id: header.directoryId, from: name };
+        else if (header.directoryId !== owner.id) {
           throw new CorruptionError(
             path,
-            offset,
-            `sequence gap: expected record ${lastSeq + 1}, found ${record.seq}`,
+            24,
+            `log belongs to another directory: its directory id is ${header.directoryId}, this directory's is ${owner.id} (from ${owner.from})`,
           );
         }
-        state = replayRecord(state, record, path, offset);
-        lastSeq = record.seq;
+      } else if (sawV2Log) {
+        throw new CorruptionError(
+          path,
+          8,
+          'a format-v1 log after a format-v2 log: it does not belong to this directory',
+        );
       }
-      visit?.(path, offset, record, applied);
-    });
+    };
+    const scan = await scanLog(
+      fs,
+      path,
+      (record, offset) => {
+        const applied = record.seq > covered;
+        if (applied) {
+          if (layoutVersion === 1 && snapshot?.version === 2) {
+            throw new CorruptionError(
+              path,
+              offset,
+              `format-v1 record (seq ${record.seq}) after the format-v2 snapshot, which covers up to ${covered}: it does not belong to this directory`,
+            );
+          }
+          if (record.seq !== lastSeq + 1) {
+            throw new CorruptionError(
+              path,
+              offset,
+              `sequence gap: expected record ${lastSeq + 1}, found ${record.seq}`,
+            );
+          }
+          replay.apply(record, path, offset);
+          lastSeq = record.seq;
+        }
+        visit?.(path, offset, record, applied);
+      },
+      onHeader,
+    );
     if (scan.header && scan.header.firstSeq !== firstSeq) {
       throw new CorruptionError(
         path,
@@ -129,24 +198,111 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
     }
     logs.push({ name, path, firstSeq, scan });
   }
-  return { state, lastSeq, snapshot, logs, exists: true };
+  if (snapshot?.version === 2) assertNextLog(dir, snapshot, logs);
+  const groups = replay.groups;
+  return {
+    state: groups.get(0) ?? FRESH,
+    groups,
+    removed: replay.removed,
+    lastSeq,
+    snapshot,
+    logs,
+    exists: true,
+    directoryId: (owner as { id: DirectoryId } | undefined)?.id,
+    identity: snapshot?.identity,
+    versions: [...versions].sort(),
+  };
 }
 
-/** Applies one replayed record, checking it against Raft's rules; throws if the log breaks them. */
-function replayRecord(state: HardState, record: LogRecord, file: string, offset: number): HardState {
-  const next = { currentTerm: record.currentTerm, votedFor: record.votedFor };
-  const problem =
-    record.kind === UpdateKind.Term
-      ? next.currentTerm <= state.currentTerm
-        ? `term record ${next.currentTerm} does not raise the term ${state.currentTerm}`
-        : next.votedFor !== NONE_SERVER_ID
-          ? 'term record carries a vote'
-          : undefined
-      : next.currentTerm !== state.currentTerm
-        ? `vote record for term ${next.currentTerm} while the term is ${state.currentTerm}`
-        : next.votedFor === NONE_SERVER_ID || !isLegalTransition(state, next)
-          ? `second vote in term ${state.currentTerm}: ${state.votedFor} then ${next.votedFor}`
-          : undefined;
-  if (problem !== undefined) throw new CorruptionError(file, offset, problem);
-  return next;
+/**
+ * A version-2 snapshot names the log that follows it (`log-<lastSeq + 1>`), and every compaction
+ * makes that log durable before the snapshot that names it (see engine/compactor.ts), so in every
+ * crash state it is there, with a version-2 header of this directory (the header of a log reaches
+ * the disk before its name does: storage/log-writer.ts). Missing: acknowledged updates after the
+ * snapshot are gone (a backup without the logs, an `rm`); never report the snapshot's older state.
+ */
+function assertNextLog(dir: string, snapshot: SnapshotContent, logs: readonly RecoveredLog[]): void {
+  const expected = logName(snapshot.lastSeq + 1);
+  const log = logs.find((l) => l.firstSeq === snapshot.lastSeq + 1);
+  if (log === undefined) {
+    throw new MissingLogError(
+      snapshotPath(dir),
+      0,
+      `log ${expected} is missing: the snapshot covers records up to ${snapshot.lastSeq} and names ${expected} as the log after them, so updates acknowledged after the snapshot may be lost (restore the directory's logs from the same backup, or run \`raft-metadata repair\`)`,
+    );
+  }
+  if (log.scan.header === undefined) {
+    throw new CorruptionError(log.path, 0, `log ${expected}, named by the snapshot, has no header`);
+  }
+  if (log.scan.header.directoryId === undefined) {
+    throw new CorruptionError(
+      log.path,
+      8,
+      `log ${expected} is a format-v1 log, but the format-v2 snapshot names it as the log after it: it does not belong to this directory`,
+    );
+  }
+}
+
+/**
+ * Replays records per group, checking each against Raft's rules for that group's state; throws
+ * {@link CorruptionError} when the log breaks them.
+ */
+class GroupReplay {
+  readonly groups: Map<number, HardState>;
+  readonly removed: Map<number, number>;
+
+  constructor(snapshot: SnapshotContent | undefined) {
+    this.groups = new Map(snapshot?.groups);
+    this.removed = new Map(snapshot?.removed);
+  }
+
+  apply(record: LogRecord, file: string, offset: number): void {
+    const { group } = record;
+    const tombstone = this.removed.get(group);
+    const state = this.groups.get(group) ?? (tombstone === undefined ? FRESH : termOnly(tombstone));
+    const next = { currentTerm: record.currentTerm, votedFor: record.votedFor };
+    const problem = ruleProblem(state, next, record.kind, tombstone, this.groups.has(group));
+    if (problem !== undefined) {
+      throw new CorruptionError(file, offset, group === 0 ? problem : `group ${group}: ${problem}`);
+    }
+    if (record.kind === RecordKind.Remove) {
+      this.groups.delete(group);
+      this.removed.set(group, record.currentTerm);
+    } else {
+      this.removed.delete(group);
+      this.groups.set(group, next);
+    }
+  }
+}
+
+function termOnly(term: number): HardState {
+  return { currentTerm: term, votedFor: NONE_SERVER_ID };
+}
+
+function ruleProblem(
+  state: HardState,
+  next: HardState,
+  kind: RecordKind,
+  tombstone: number | undefined,
+  live: boolean,
+): string | undefined {
+  switch (kind) {
+    case RecordKind.Term:
+      if (next.currentTerm <= state.currentTerm)
+        return `term record ${next.currentTerm} does not raise the term ${state.currentTerm}`;
+      return next.votedFor !== NONE_SERVER_ID ? 'term record carries a vote' : undefined;
+    case RecordKind.Vote:
+      if (next.currentTerm !== state.currentTerm)
+        return `vote record for term ${next.currentTerm} while the term is ${state.currentTerm}`;
+      if (tombstone !== undefined && next.currentTerm === tombstone)
+        return `vote in term ${tombstone}, the term the group was removed in`;
+      if (next.votedFor === NONE_SERVER_ID || !isLegalTransition(state, next))
+        return `second vote in term ${state.currentTerm}: ${state.votedFor} then ${next.votedFor}`;
+      return undefined;
+    case RecordKind.Remove:
+      if (!live) return 'removal of a group that holds no state';
+      if (next.currentTerm !== state.currentTerm)
+        return `removal record for term ${next.currentTerm} while the term is ${state.currentTerm}`;
+      return next.votedFor !== NONE_SERVER_ID ? 'removal record carries a vote' : undefined;
+  }
 }

@@ -1,7 +1,12 @@
 import { dirname } from 'node:path';
 import { CorruptionError, hasErrno } from '../errors.js';
 import { snapshotPath, snapshotTempPath } from '../format/names.js';
-import { decodeSnapshot, encodeSnapshot, type SnapshotContent } from '../format/snapshot-codec.js';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  type SnapshotContent,
+  type SnapshotToWrite,
+} from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
 
 /**
@@ -23,10 +28,10 @@ export async function readSnapshot(fs: FileSystem, dir: string): Promise<Snapsho
 }
 
 /**
- * Replaces `<dir>/metadata.json` atomically with `content`. Resolves once the new snapshot is
+ * Replaces `<dir>/metadata.json` atomically with `content` (format v2). Resolves once the new snapshot is
  * durable under its final name.
  */
-export async function writeSnapshot(fs: FileSystem, dir: string, content: SnapshotContent): Promise<void> {
+export async function writeSnapshot(fs: FileSystem, dir: string, content: SnapshotToWrite): Promise<void> {
   const temp = snapshotTempPath(dir);
   const final = snapshotPath(dir);
   // A temp file left by an earlier crash is garbage (the reader never looks at it): replace it.

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
 import { readOnlyProbe } from '../../src/testing/conformance/open-load.js';
@@ -24,6 +26,11 @@ import {
  * 3. For each distinct crash state: `Metadata.load` must not write and must return a state between
  *    the last acknowledged one and the last submitted one; then recovery (`MetadataManager.open`,
  *    one more update, close) must work, and a crash right after must keep the update.
+ *
+ * The workload runs on a new directory, and on copies of the committed format-v1 directories
+ * (test/fixtures/v1, written by 0.1.0): there the first open upgrades the directory to format v2
+ * (a new v2 log, a v2 snapshot, the v1 logs removed), and every crash state of that upgrade must
+ * load as the v1 state or later, never as a report of corruption or a missing log.
  * 4. Crashes inside the recovery (whose new log and snapshot add a second level): for every
  *    {@link RECOVERY_SAMPLE}-th distinct crashed disk, every crash state at every point of its
  *    recovery, the 256 KiB preallocation kept or dropped but not torn
@@ -54,9 +61,45 @@ interface Recorded {
 
 const key = (s: State): string => `${s.currentTerm}/${s.votedFor}`;
 
-async function recordWorkload(): Promise<Recorded> {
+const V1_FIXTURES = join(import.meta.dirname, '../fixtures/v1');
+
+/** Where a workload starts: a new directory, or a copy of a format-v1 directory and its state. */
+interface Start {
+  readonly name: string;
+  readonly fixture?: string;
+  readonly state: State;
+}
+
+const STARTS: readonly Start[] = [
+  { name: 'a new directory', state: { currentTerm: 0, votedFor: 0 } },
+  // 0.1.0's snapshot and the log after it; the upgrade rewrites both.
+  {
+    name: 'format v1: snapshot and log',
+    fixture: 'snapshot-and-log',
+    state: { currentTerm: 7, votedFor: 0 },
+  },
+  // A v1 compaction cut short (three files); the empty v1 log's name is the new v2 log's name.
+  {
+    name: 'format v1: compaction cut short',
+    fixture: 'compaction-cut',
+    state: { currentTerm: 3, votedFor: 8 },
+  },
+];
+
+function startDisk(start: Start): SimulatedDisk {
   const disk = new SimulatedDisk();
-  const states: State[] = [{ currentTerm: 0, votedFor: 0 }];
+  if (start.fixture === undefined) return disk;
+  disk.mkdirp(DIR);
+  const from = join(V1_FIXTURES, start.fixture);
+  for (const name of readdirSync(from))
+    disk.putFile(`${DIR}/${name}`, new Uint8Array(readFileSync(join(from, name))));
+  return disk;
+}
+
+async function recordWorkload(start: Start): Promise<Recorded> {
+  const disk = startDisk(start);
+  const base = start.state.currentTerm;
+  const states: State[] = [start.state];
   const submittedAt = [0];
   const ackedAt = [0];
   const manager = await MetadataManager.open(DIR, { fs: disk, flushIntervalMs: 0 });
@@ -74,14 +117,24 @@ async function recordWorkload(): Promise<Recorded> {
       ackedAt[index] = disk.trace.length;
     });
   };
-  await update('term', 1);
+  await update('term', base + 1);
   await update('vote', 3);
   // Concurrent callers: one group commit (one write, one fdatasync) for both.
-  await Promise.all([update('term', 2), update('vote', 4)]);
+  await Promise.all([update('term', base + 2), update('vote', 4)]);
   await manager.sync();
-  await update('term', 3);
-  await Promise.all([update('vote', 5), update('term', 4), update('vote', 1)]);
+  await update('term', base + 3);
+  await Promise.all([update('vote', 5), update('term', base + 4), update('vote', 1)]);
   await manager.close();
+  // The workload ends in format v2, whatever it started from: the snapshot and every log.
+  const versions = disk
+    .files()
+    .filter((f) => f.endsWith('.wal') || f.endsWith('/metadata.json'))
+    .map((f) => {
+      const bytes = disk.readCurrent(f);
+      return f.endsWith('.json') ? JSON.parse(new TextDecoder().decode(bytes)).version : bytes[8];
+    });
+  expect(versions.length).toBeGreaterThanOrEqual(2);
+  expect(new Set(versions)).toEqual(new Set([2]));
   return { disk, states, submittedAt, ackedAt };
 }
 
@@ -113,9 +166,9 @@ async function loadReadOnly(fs: SimulatedDisk): Promise<State> {
   return { currentTerm: loaded.currentTerm, votedFor: loaded.votedFor };
 }
 
-describe('exhaustive crash points of a short workload', () => {
+describe.each(STARTS)('exhaustive crash points of a short workload on $name', (start) => {
   it('every crash state at every point recovers to an allowed state', async () => {
-    const rec = await recordWorkload();
+    const rec = await recordWorkload(start);
     const trace = rec.disk.trace;
     const index = new Map(rec.states.map((s, i) => [key(s), i]));
     let crashStates = 0;
@@ -160,7 +213,7 @@ describe('exhaustive crash points of a short workload', () => {
       }
     }
     console.log(
-      `crash points: ${trace.length} operations, ${crashStates} crash states checked ` +
+      `crash points (${start.name}): ${trace.length} operations, ${crashStates} crash states checked ` +
         `(${distinct} distinct disks), ${recoveryCrashStates} crash states during recovery`,
     );
     expect(failures.slice(0, 10)).toEqual([]);

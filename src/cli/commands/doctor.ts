@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hasErrno } from '../../errors.js';
-import { RECORD_SIZE } from '../../format/record.js';
+import { CURRENT_LAYOUT } from '../../format/record.js';
 import type { FileSystem } from '../../fs/types.js';
 import { PREALLOCATE_BYTES } from '../../storage/log-writer.js';
 import { integerOption, UsageError } from '../args.js';
@@ -10,6 +10,8 @@ import type { CommandContext } from '../context.js';
 import { DOCTOR_WARNINGS, EXIT } from '../exit-codes.js';
 import { type FsProbe, probeFileSystem } from '../fs-probe.js';
 import { bytes, labelled, millis } from '../text.js';
+
+const RECORD_SIZE = CURRENT_LAYOUT.recordSize;
 
 /** Below this median, an fdatasync almost certainly did not wait for stable storage. */
 export const SUSPICIOUS_FSYNC_MS = 0.05;

@@ -2,6 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { CHANNELS, Metadata, MetadataManager, NONE_SERVER_ID } from '../../../src/index.js';
 import { SimulatedDisk } from '../../../src/testing/index.js';
+import { snapshotState } from '../../helpers.js';
 
 // The seed's form, `new MetadataManager(initial, ms)`, opens in the background. Whenever a call
 // arrives during that open, the result must be the one of a sequential run: the open (with its
@@ -238,7 +239,7 @@ describe('the constructor form keeps call order', () => {
     await synced;
     // The snapshot covers the proposal and the vote made before sync(); the term made after it
     // may share their group commit, so it may be in the snapshot too, but nothing older is.
-    const snapshot = JSON.parse(new TextDecoder().decode(disk.readCurrent(`${DIR}/metadata.json`)));
+    const snapshot = snapshotState(disk.readCurrent(`${DIR}/metadata.json`));
     expect([
       [8, 1],
       [9, NONE_SERVER_ID],
