@@ -137,7 +137,7 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
           throw new CorruptionError(
             path,
             24,
-            `log belongs to another directory: its directory id is ${header.directoryId}, this directory's is ${owner.id} (from ${owner.from})`,
+            `log belongs to another directory than ${owner.from}: the log's directory id is ${header.directoryId}, ${owner.from}'s is ${owner.id}. One of them was copied from another directory (a restored backup, another node's file); \`raft-metadata inspect\` shows each file's id`,
           );
         }
       } else if (sawV2Log) {
