@@ -1,11 +1,26 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, HEADER_SIZE, RECORD_SIZE } from '../../../src/format/record.js';
-import { encodeSnapshot } from '../../../src/format/snapshot-codec.js';
+import type { DirectoryId } from '../../../src/format/directory-id.js';
+import type { LogRecord } from '../../../src/format/record.js';
+import { encodeSnapshot, snapshotJsonV1 } from '../../../src/format/snapshot-codec.js';
 import { Metadata, MetadataManager } from '../../../src/index.js';
-import { UpdateKind } from '../../../src/state.js';
+import { RecordKind } from '../../../src/state.js';
+import { encodeRecord as encodeFor, HEADER_SIZE, RECORD_SIZE } from '../../fixtures/log-bytes.js';
 import { directoryContents, flipByte, logFile, tempDir, truncateFile, writeAt } from '../../helpers.js';
+
+/** The directory id in `dir`'s snapshot: records written by hand must carry it to be the directory's own. */
+function directoryIdOf(dir: string): DirectoryId {
+  const snapshot = JSON.parse(readFileSync(Metadata.genMetadataFilepath(dir), 'utf8')) as {
+    directoryId: DirectoryId;
+  };
+  return snapshot.directoryId;
+}
+
+/** `fields` as a record of group 0 written for `dir`. */
+function recordFor(dir: string, fields: Omit<LogRecord, 'group'>): Uint8Array {
+  return encodeFor({ ...fields, group: 0 }, directoryIdOf(dir));
+}
 
 /** A directory whose log holds terms 1..n, one record per write (so each is its own batch). */
 async function logWithTerms(n: number): Promise<string> {
@@ -79,12 +94,12 @@ describe('torn last record', () => {
     writeAt(
       path,
       recordAt(2),
-      encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 3, currentTerm: 3, votedFor: 0 }),
+      recordFor(dir, { kind: RecordKind.Term, batchIndex: 0, seq: 3, currentTerm: 3, votedFor: 0 }),
     );
     writeAt(
       path,
       recordAt(4),
-      encodeRecord({ kind: UpdateKind.Term, batchIndex: 2, seq: 5, currentTerm: 5, votedFor: 0 }),
+      recordFor(dir, { kind: RecordKind.Term, batchIndex: 2, seq: 5, currentTerm: 5, votedFor: 0 }),
     );
     await expectTornThenAppend(dir, 3);
   });
@@ -113,7 +128,7 @@ describe('corruption', () => {
     const dir = await logWithTerms(2);
     const path = logFile(dir);
     const bytes = readFileSync(path);
-    bytes.writeUInt32LE(2, 8);
+    bytes.writeUInt32LE(3, 8);
     writeFileSync(path, bytes);
     await expectCorrupt(dir, path, 0);
   });
@@ -123,7 +138,7 @@ describe('corruption', () => {
     writeAt(
       logFile(dir),
       recordAt(3),
-      encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 4, currentTerm: 2, votedFor: 0 }),
+      recordFor(dir, { kind: RecordKind.Term, batchIndex: 0, seq: 4, currentTerm: 2, votedFor: 0 }),
     );
     await expectCorrupt(dir, logFile(dir), recordAt(3));
   });
@@ -134,12 +149,12 @@ describe('corruption', () => {
     writeAt(
       path,
       recordAt(1),
-      encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 2, currentTerm: 1, votedFor: 5 }),
+      recordFor(dir, { kind: RecordKind.Vote, batchIndex: 0, seq: 2, currentTerm: 1, votedFor: 5 }),
     );
     writeAt(
       path,
       recordAt(2),
-      encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 3, currentTerm: 1, votedFor: 6 }),
+      recordFor(dir, { kind: RecordKind.Vote, batchIndex: 0, seq: 3, currentTerm: 1, votedFor: 6 }),
     );
     await expectCorrupt(dir, path, recordAt(2));
   });
@@ -149,7 +164,7 @@ describe('corruption', () => {
     writeAt(
       logFile(dir),
       recordAt(2),
-      encodeRecord({ kind: UpdateKind.Term, batchIndex: 0, seq: 4, currentTerm: 9, votedFor: 0 }),
+      recordFor(dir, { kind: RecordKind.Term, batchIndex: 0, seq: 4, currentTerm: 9, votedFor: 0 }),
     );
     await expectCorrupt(dir, logFile(dir), recordAt(2));
   });
@@ -160,7 +175,9 @@ describe('corruption', () => {
     await manager.sync();
     await manager.close();
     const path = Metadata.genMetadataFilepath(dir);
-    writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":2', '"currentTerm":9'));
+    const text = readFileSync(path, 'utf8');
+    expect(text).toContain('"groups":[[0,2,0]]');
+    writeFileSync(path, text.replace('"groups":[[0,2,0]]', '"groups":[[0,9,0]]'));
     await expectCorrupt(dir, path, 0);
   });
 
@@ -180,7 +197,7 @@ describe('corruption', () => {
       Metadata.genMetadataFilepath(dir),
       JSON.stringify({
         format: 'raft-metadata',
-        version: 2,
+        version: 3,
         currentTerm: 1,
         votedFor: 0,
         lastSeq: 0,
@@ -224,13 +241,38 @@ describe('compaction crash states', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.wal'))).toHaveLength(1);
   });
 
-  it('a snapshot covering records still in the log skips them (no double apply)', async () => {
+  it('a hand-written (version-1) snapshot covering records still in the log skips them (no double apply)', async () => {
     const dir = await logWithTerms(3);
     writeFileSync(
       Metadata.genMetadataFilepath(dir),
-      encodeSnapshot({ currentTerm: 3, votedFor: 0, lastSeq: 3 }),
+      JSON.stringify(snapshotJsonV1({ currentTerm: 3, votedFor: 0, lastSeq: 3 })),
+    );
+    // Replaying records 1..3 on top of the snapshot's term 3 would break Raft (terms not raised).
+    expect((await Metadata.load(dir)).currentTerm).toBe(3);
+    // One record less covered: record 3 applies on top of term 2.
+    writeFileSync(
+      Metadata.genMetadataFilepath(dir),
+      JSON.stringify(snapshotJsonV1({ currentTerm: 2, votedFor: 0, lastSeq: 2 })),
     );
     expect((await Metadata.load(dir)).currentTerm).toBe(3);
+  });
+
+  it('a version-2 snapshot covering records of the log it does not name: its next log is missing', async () => {
+    const dir = await logWithTerms(3);
+    const directoryId = directoryIdOf(dir);
+    const path = Metadata.genMetadataFilepath(dir);
+    writeFileSync(
+      path,
+      encodeSnapshot({
+        directoryId,
+        identity: undefined,
+        lastSeq: 3,
+        groups: new Map([[0, { currentTerm: 3, votedFor: 0 }]]),
+        removed: new Map(),
+      }),
+    );
+    await expectCorrupt(dir, path, 0);
+    await expect(Metadata.load(dir)).rejects.toThrow('log-0000000000000004.wal is missing');
   });
 
   it('leftover temp files of an interrupted compaction are ignored', async () => {

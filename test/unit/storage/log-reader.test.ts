@@ -3,26 +3,35 @@ import { CorruptionError } from '../../../src/errors.js';
 import { crc32 } from '../../../src/format/crc.js';
 import {
   encodeHeader,
-  encodeRecord,
-  HEADER_SIZE,
-  LOG_FORMAT_VERSION,
+  LAYOUT_V1,
+  LAYOUT_V2,
+  type LogHeader,
   type LogRecord,
-  RECORD_SIZE,
+  RecordDecoder,
   type SlotContent,
   viewOf,
 } from '../../../src/format/record.js';
-import { forEachSlot, type LogScan, scanLog } from '../../../src/storage/log-reader.js';
+import { CHUNK_BYTES, forEachSlot, type LogScan, scanLog } from '../../../src/storage/log-reader.js';
+import { PREALLOCATE_BYTES } from '../../../src/storage/log-writer.js';
 import { SimulatedDisk } from '../../../src/testing/index.js';
 import {
   cutShort,
+  DIR_ID,
   damaged,
+  encodeRecord,
+  foreignRecord,
+  HEADER_SIZE,
   logBytes,
+  logBytesV1,
   nonZero,
+  OTHER_DIR_ID,
   oneWrite,
+  RECORD_SIZE,
   type Slot,
   singleWrites,
   slotOffset,
   termRecord,
+  voteRecord,
   zeroSlot,
 } from '../../fixtures/log-bytes.js';
 
@@ -34,10 +43,12 @@ import {
  */
 
 const PATH = '/d/log-0000000000000001.wal';
-/** The reader's read size (log-reader.ts, not exported): slots of the second chunk start here. */
-const CHUNK_BYTES = 1 << 20;
+/** Slots of the reader's second chunk start at HEADER_SIZE + CHUNK_BYTES. */
 const SLOTS_PER_CHUNK = CHUNK_BYTES / RECORD_SIZE;
-const PREALLOCATED = 256 * 1024;
+/** What LogWriter preallocates: a whole number of version-2 slots. */
+const PREALLOCATED = PREALLOCATE_BYTES;
+/** The header scanLog reports for a log of ours starting at `firstSeq`. */
+const headerOf = (firstSeq: number): LogHeader => ({ layout: LAYOUT_V2, firstSeq, directoryId: DIR_ID });
 
 interface Seen {
   readonly record: LogRecord;
@@ -72,10 +83,10 @@ async function expectCorruptAt(bytes: Uint8Array, offset: number): Promise<void>
 
 /** A header for `firstSeq` with `edit` applied to its fields and a correct checksum. */
 function headerWith(firstSeq: number, edit: (view: DataView) => void): Uint8Array {
-  const bytes = encodeHeader(firstSeq);
+  const bytes = encodeHeader(firstSeq, DIR_ID);
   const view = viewOf(bytes);
   edit(view);
-  view.setUint32(28, crc32(bytes.subarray(0, 28)), true);
+  view.setUint32(44, crc32(bytes.subarray(0, 44)), true);
   return bytes;
 }
 
@@ -85,7 +96,7 @@ describe('scanLog: clean ends', () => {
     const { result, seen } = await scan(logBytes(1, records));
     expect(seen).toEqual(records.map((record, i) => ({ record, offset: slotOffset(i) })));
     expect(result).toEqual({
-      header: { version: LOG_FORMAT_VERSION, recordSize: RECORD_SIZE, firstSeq: 1 },
+      header: headerOf(1),
       end: { kind: 'clean', offset: slotOffset(3) },
       fileSize: slotOffset(3),
       recordCount: 3,
@@ -113,7 +124,7 @@ describe('scanLog: clean ends', () => {
     const { result, seen } = await scan(logBytes(7, [], PREALLOCATED));
     expect(seen).toEqual([]);
     expect(result).toEqual({
-      header: { version: LOG_FORMAT_VERSION, recordSize: RECORD_SIZE, firstSeq: 7 },
+      header: headerOf(7),
       end: { kind: 'clean', offset: HEADER_SIZE },
       fileSize: HEADER_SIZE + PREALLOCATED,
       recordCount: 0,
@@ -246,7 +257,7 @@ describe('scanLog: the header', () => {
   });
 
   it('a header cut short is torn at 0, counting the bytes that landed', async () => {
-    const piece = encodeHeader(1).slice(0, 20);
+    const piece = encodeHeader(1, DIR_ID).slice(0, 20);
     const { result } = await scan(piece);
     expect(result.header).toBeUndefined();
     expect(result.end).toMatchObject({ kind: 'torn', offset: 0, bytesAfter: nonZero(piece) });
@@ -273,7 +284,7 @@ describe('scanLog: the header', () => {
   it('an unknown format version (with a valid checksum) is corruption at 0', async () => {
     const bytes = logBytes(1, singleWrites(1, 2));
     bytes.set(
-      headerWith(1, (v) => v.setUint32(8, LOG_FORMAT_VERSION + 1, true)),
+      headerWith(1, (v) => v.setUint32(8, 3, true)),
       0,
     );
     await expectCorruptAt(bytes, 0);
@@ -341,6 +352,8 @@ describe('scanLog across read chunks', () => {
 });
 
 describe('forEachSlot', () => {
+  const decoder = new RecordDecoder({ layout: LAYOUT_V2, directoryId: DIR_ID });
+
   interface Visited {
     readonly slot: SlotContent;
     readonly offset: number;
@@ -353,7 +366,7 @@ describe('forEachSlot', () => {
     const out: Visited[] = [];
     try {
       // The bytes are a view of the reader's buffer, valid during the call: copy them.
-      await forEachSlot(handle, from, to, (slot, offset, raw) =>
+      await forEachSlot(handle, decoder, from, to, (slot, offset, raw) =>
         out.push({ slot, offset, bytes: raw.slice() }),
       );
     } finally {
@@ -417,9 +430,148 @@ describe('forEachSlot', () => {
     const out: number[] = [];
     const disk = diskWith(bytes);
     const handle = await disk.open(PATH, 'read');
-    await forEachSlot(handle, HEADER_SIZE, bytes.byteLength, (_slot, offset) => out.push(offset));
+    await forEachSlot(handle, decoder, HEADER_SIZE, bytes.byteLength, (_slot, offset) => out.push(offset));
     await handle.close();
     expect(out).toHaveLength(slots);
     expect(out.every((offset, i) => offset === slotOffset(i))).toBe(true);
+  });
+});
+
+describe('scanLog: records of another directory', () => {
+  /** Expects the reader to refuse the foreign record at `offset`, naming it as another directory's. */
+  async function expectForeignAt(bytes: Uint8Array, offset: number, seq: number): Promise<void> {
+    const seen: number[] = [];
+    const err = await scanLog(diskWith(bytes), PATH, (record) => seen.push(record.seq)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect(err).toMatchObject({ code: 'ERR_METADATA_CORRUPT', file: PATH, offset });
+    expect((err as Error).message).toContain(`record (seq ${seq}) belongs to another directory`);
+    // Nothing of it was handed on as ours.
+    expect(seen.every((s) => s < seq)).toBe(true);
+  }
+
+  it('a foreign record as the first record', async () => {
+    await expectForeignAt(logBytes(1, [foreignRecord(termRecord(1))], 256), slotOffset(0), 1);
+  });
+
+  it('a foreign record continuing our sequence in the middle of the log', async () => {
+    const slots: Slot[] = [...singleWrites(1, 2), foreignRecord(termRecord(3)), ...singleWrites(4, 5)];
+    await expectForeignAt(logBytes(1, slots, 256), slotOffset(2), 3);
+  });
+
+  it('foreign records copied over the zero tail right after our last record, never a torn tail', async () => {
+    const copied = oneWrite(4, 6).map((r) => foreignRecord(r));
+    await expectForeignAt(logBytes(1, [...singleWrites(1, 3), ...copied], 256), slotOffset(3), 4);
+  });
+
+  it('a foreign record after a torn write, far past the end of the valid records', async () => {
+    const [three] = oneWrite(3, 4) as [LogRecord];
+    const slots: Slot[] = [
+      ...singleWrites(1, 2),
+      damaged(three),
+      zeroSlot(),
+      zeroSlot(),
+      foreignRecord(termRecord(9)),
+    ];
+    await expectForeignAt(logBytes(1, slots, 256), slotOffset(5), 9);
+  });
+
+  it('a foreign record past the first read chunk', async () => {
+    const slots: Slot[] = [
+      ...singleWrites(1, SLOTS_PER_CHUNK + 1),
+      foreignRecord(termRecord(SLOTS_PER_CHUNK + 2)),
+    ];
+    await expectForeignAt(logBytes(1, slots), slotOffset(SLOTS_PER_CHUNK + 1), SLOTS_PER_CHUNK + 2);
+  });
+
+  it('a whole log of another directory reads as that directory’s (judging the header is the caller’s job)', async () => {
+    const { result, seen } = await scan(logBytes(1, singleWrites(1, 2), 96, OTHER_DIR_ID));
+    expect(result.header).toEqual({ layout: LAYOUT_V2, firstSeq: 1, directoryId: OTHER_DIR_ID });
+    expect(seen.map((s) => s.record)).toEqual(singleWrites(1, 2));
+  });
+
+  it('a damaged copy of a foreign record at the tail is only a torn tail (its integrity fails first)', async () => {
+    const piece = foreignRecord(termRecord(4));
+    piece[30] = (piece[30] ?? 0) ^ 0x10;
+    const { result } = await scan(logBytes(1, [...singleWrites(1, 3), piece], 96));
+    expect(result.end).toMatchObject({ kind: 'torn', offset: slotOffset(3) });
+  });
+});
+
+describe('scanLog: the header callback', () => {
+  it('is called once with the header before any record', async () => {
+    const calls: string[] = [];
+    await scanLog(
+      diskWith(logBytes(5, singleWrites(5, 6), 96)),
+      PATH,
+      (record) => calls.push(`record ${record.seq}`),
+      (header) => calls.push(`header ${header.firstSeq} ${header.directoryId}`),
+    );
+    expect(calls).toEqual([`header 5 ${DIR_ID}`, 'record 5', 'record 6']);
+  });
+
+  it('is not called for a header that was never written', async () => {
+    let called = false;
+    await scanLog(
+      diskWith(new Uint8Array(HEADER_SIZE + 96)),
+      PATH,
+      () => {},
+      () => {
+        called = true;
+      },
+    );
+    expect(called).toBe(false);
+  });
+
+  it('refusing the header stops the scan before any record, and closes the handle', async () => {
+    const disk = diskWith(logBytes(1, singleWrites(1, 2), 96));
+    const seen: LogRecord[] = [];
+    const refusal = new CorruptionError(PATH, 24, 'not ours');
+    await expect(
+      scanLog(
+        disk,
+        PATH,
+        (r) => seen.push(r),
+        () => {
+          throw refusal;
+        },
+      ),
+    ).rejects.toBe(refusal);
+    expect(seen).toEqual([]);
+    expect(disk.trace.at(-1)?.op).toBe('close');
+  });
+});
+
+describe('scanLog: version-1 logs (0.1.0)', () => {
+  const H1 = LAYOUT_V1.headerSize;
+  const R1 = LAYOUT_V1.recordSize;
+
+  it('reads every record of a v1 log, at 32-byte offsets, up to its zeros', async () => {
+    const records = [...singleWrites(1, 3), voteRecord(4, 3, 8)];
+    const { result, seen } = await scan(logBytesV1(1, records, 32 * 64));
+    expect(seen).toEqual(records.map((record, i) => ({ record, offset: H1 + i * R1 })));
+    expect(result).toEqual({
+      header: { layout: LAYOUT_V1, firstSeq: 1, directoryId: undefined },
+      end: { kind: 'clean', offset: H1 + 4 * R1 },
+      fileSize: H1 + 4 * R1 + 32 * 64,
+      recordCount: 4,
+      firstSeq: 1,
+      lastSeq: 4,
+    });
+  });
+
+  it('a v1 log cut in its last record is torn there', async () => {
+    const bytes = logBytesV1(1, singleWrites(1, 3)).subarray(0, H1 + 2 * R1 + 11);
+    const { result } = await scan(bytes);
+    expect(result.end).toMatchObject({ kind: 'torn', offset: H1 + 2 * R1 });
+    expect(result.lastSeq).toBe(2);
+  });
+
+  it('damage under a later v1 write is corruption at the damage', async () => {
+    const bytes = logBytesV1(1, singleWrites(1, 4));
+    bytes[H1 + R1 + 17] = (bytes[H1 + R1 + 17] ?? 0) ^ 1;
+    await expectCorruptAt(bytes, H1 + R1);
   });
 });

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { logName } from '../../../src/format/names.js';
 import {
-  decodeSlot,
   encodeHeader,
-  HEADER_SIZE,
+  LAYOUT_V2,
   type LogRecord,
   MAX_BATCH_RECORDS,
-  RECORD_SIZE,
+  RecordDecoder,
 } from '../../../src/format/record.js';
 import { scanLog } from '../../../src/storage/log-reader.js';
 import { LogWriter, PREALLOCATE_BYTES } from '../../../src/storage/log-writer.js';
@@ -19,8 +17,14 @@ import {
   type TraceEntry,
 } from '../../../src/testing/index.js';
 import {
+  DIR_ID,
+  GOLDEN_V2_LOG_HEX,
+  HEADER_SIZE,
+  hexBytes,
   logBytes,
+  OTHER_DIR_ID,
   oneWrite,
+  RECORD_SIZE,
   singleWrites,
   slotOffset,
   termRecord,
@@ -66,7 +70,7 @@ async function recordsIn(disk: SimulatedDisk, path = PATH): Promise<LogRecord[]>
 describe('LogWriter.create', () => {
   it('writes header and zeros to a temp name, fdatasyncs, renames, syncs the directory, reopens', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     const u = undefined;
     expect(steps(disk.trace)).toEqual([
       { op: 'unlink', path: TEMP, dest: u, mode: u, position: u, length: u, error: 'ENOENT' },
@@ -88,7 +92,7 @@ describe('LogWriter.create', () => {
       { op: 'size', path: PATH, dest: u, mode: u, position: u, length: u, error: u },
     ]);
     const written = writesIn(disk.trace)[0]?.data;
-    expect(written?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(1));
+    expect(written?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(1, DIR_ID));
     expect(written?.subarray(HEADER_SIZE).every((b) => b === 0)).toBe(true);
     expect(writer).toMatchObject({ path: PATH, firstSeq: 1, offset: HEADER_SIZE, recordBytes: 0 });
     // Durable under its final name, nothing under the temp name, nothing left to lose.
@@ -100,17 +104,17 @@ describe('LogWriter.create', () => {
 
   it('names the log by its first sequence number and writes that number in the header', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 0x1234);
+    const writer = await LogWriter.create(disk, DIR, 0x1234, DIR_ID);
     const path = `${DIR}/${logName(0x1234)}`;
     expect(writer.path).toBe(path);
-    expect(disk.readDurable(path)?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(0x1234));
+    expect(disk.readDurable(path)?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(0x1234, DIR_ID));
     await writer.close();
   });
 
   it('replaces a temp file an earlier crash left', async () => {
     const disk = freshDisk();
     disk.putFile(TEMP, new Uint8Array([1, 2, 3, 4, 5]));
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     expect(disk.trace[0]).toMatchObject({ op: 'unlink', path: TEMP });
     expect(disk.trace[0]?.error).toBeUndefined();
     expect(disk.files()).toEqual([PATH]);
@@ -121,14 +125,14 @@ describe('LogWriter.create', () => {
   it('stops at a failing unlink other than ENOENT, creating nothing', async () => {
     const disk = freshDisk();
     disk.failNext({ op: 'unlink', errno: 'EIO' });
-    await expect(LogWriter.create(disk, DIR, 1)).rejects.toMatchObject({ code: 'EIO' });
+    await expect(LogWriter.create(disk, DIR, 1, DIR_ID)).rejects.toMatchObject({ code: 'EIO' });
     expect(disk.files()).toEqual([]);
   });
 
   it('never renames a log whose header and zeros are not durable', async () => {
     const disk = freshDisk();
     disk.failNext({ op: 'writeDurable', errno: 'EIO' });
-    await expect(LogWriter.create(disk, DIR, 1)).rejects.toMatchObject({ code: 'EIO' });
+    await expect(LogWriter.create(disk, DIR, 1, DIR_ID)).rejects.toMatchObject({ code: 'EIO' });
     expect(disk.trace.map((e) => e.op)).not.toContain('rename');
     expect(disk.files()).toEqual([TEMP]);
     // The temp handle is closed all the same.
@@ -137,7 +141,7 @@ describe('LogWriter.create', () => {
 
   it('a crash at any step leaves no log, or a complete empty one; after syncDir, always the log', async () => {
     const recorded = freshDisk();
-    const writer = await LogWriter.create(recorded, DIR, 1);
+    const writer = await LogWriter.create(recorded, DIR, 1, DIR_ID);
     await writer.close();
     const syncedAt = recorded.trace.findIndex((e) => e.op === 'syncDir') + 1;
     let states = 0;
@@ -162,7 +166,7 @@ describe('LogWriter.create', () => {
         // The restart creates the log again over whatever the crash left (except a log that
         // made it: then the caller reopens it, it never creates over a log).
         if (!files.includes(PATH)) {
-          const again = await LogWriter.create(disk, DIR, 1);
+          const again = await LogWriter.create(disk, DIR, 1, DIR_ID);
           await again.append([termRecord(1)]);
           await again.close();
           expect(await recordsIn(disk), where).toEqual([termRecord(1)]);
@@ -176,7 +180,7 @@ describe('LogWriter.create', () => {
 describe('LogWriter.append', () => {
   it('writes one batch in one write at the end, with batch indices 0.., then fdatasyncs', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     disk.clearTrace();
     // Whatever batch index the caller's records carry, the writer numbers them within the write.
     const batch = [termRecord(1, 9), termRecord(2, 9), termRecord(3, 9)];
@@ -186,7 +190,8 @@ describe('LogWriter.append', () => {
       ['datasync', undefined, undefined],
     ]);
     const data = writesIn(disk.trace)[0]?.data ?? new Uint8Array(0);
-    const slots = [0, 1, 2].map((i) => decodeSlot(data.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE)));
+    const decoder = new RecordDecoder({ layout: LAYOUT_V2, directoryId: DIR_ID });
+    const slots = [0, 1, 2].map((i) => decoder.decode(data.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE)));
     expect(slots).toEqual(oneWrite(1, 3).map((record) => ({ type: 'record', record })));
     expect(writer.offset).toBe(slotOffset(3));
     expect(writer.recordBytes).toBe(3 * RECORD_SIZE);
@@ -196,7 +201,7 @@ describe('LogWriter.append', () => {
 
   it('appends each batch after the previous one, numbering each from 0', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     disk.clearTrace();
     await writer.append(singleWrites(1, 2));
     await writer.append([termRecord(3)]);
@@ -215,7 +220,7 @@ describe('LogWriter.append', () => {
 
   it('a batch that exactly fills the preallocation does not grow the file', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     const fit = PREALLOCATE_BYTES / RECORD_SIZE;
     disk.clearTrace();
     await writer.append(oneWrite(1, fit));
@@ -226,7 +231,7 @@ describe('LogWriter.append', () => {
 
   it('a batch past the preallocation extends the file with zeros in the same write, once', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     const fit = PREALLOCATE_BYTES / RECORD_SIZE;
     await writer.append(oneWrite(1, fit - 2));
     disk.clearTrace();
@@ -255,7 +260,7 @@ describe('LogWriter.append', () => {
 
   it(`splits a batch of more than ${MAX_BATCH_RECORDS} records into writes numbered from 0 each`, async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     disk.clearTrace();
     const count = MAX_BATCH_RECORDS + 2;
     await writer.append(singleWrites(1, count));
@@ -278,7 +283,7 @@ describe('LogWriter.append', () => {
 
   it('does not move its position when the write fails', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     await writer.append([termRecord(1)]);
     disk.failNext({ op: 'writeDurable', errno: 'ENOSPC' });
     await expect(writer.append([termRecord(2)])).rejects.toMatchObject({ code: 'ENOSPC' });
@@ -289,11 +294,11 @@ describe('LogWriter.append', () => {
 
   it('a crash at any step of an append leaves the acknowledged records and a prefix of the batch', async () => {
     const recorded = freshDisk();
-    const writer = await LogWriter.create(recorded, DIR, 1);
+    const writer = await LogWriter.create(recorded, DIR, 1, DIR_ID);
     await writer.append(singleWrites(1, 2));
     // Not clearTrace(): stateAt() replays only writes through handles opened within the trace.
     const from = recorded.trace.length;
-    // 38 records from byte 96: the write crosses the sector boundaries at 512 and 1024.
+    // 38 records from byte 144: the write crosses the sector boundaries at 512, 1024 and 1536.
     await writer.append(singleWrites(3, 40));
     const syncedAt = recorded.trace.findLastIndex((e) => e.op === 'datasync') + 1;
     expect(recorded.trace.slice(from).map((e) => e.op)).toEqual(['write', 'datasync']);
@@ -309,27 +314,20 @@ describe('LogWriter.append', () => {
         seen.add(last);
       }
     }
-    // Kept, dropped and torn at each sector boundary: 2 (dropped), 15 (cut at 512), 31 (cut at 1024), 40.
-    expect([...seen].sort((a, b) => a - b)).toEqual([2, 15, 31, 40]);
+    // Kept, dropped and torn at each sector boundary: 2 (dropped), 9 (cut at 512: 48 + 9 * 48 = 480),
+    // 20 (cut at 1024), 31 (cut at 1536), 40.
+    expect([...seen].sort((a, b) => a - b)).toEqual([2, 9, 20, 31, 40]);
     await writer.close();
   });
 });
 
 describe('the bytes LogWriter writes', () => {
-  /** test/fixtures/golden-log-writer.hex: hex bytes, `#` comment lines. */
-  const golden = Uint8Array.from(
-    readFileSync(new URL('../../fixtures/golden-log-writer.hex', import.meta.url), 'utf8')
-      .split('\n')
-      .filter((line) => !line.startsWith('#'))
-      .join(' ')
-      .trim()
-      .split(/\s+/),
-    (h) => Number.parseInt(h, 16),
-  );
+  /** The golden version-2 log of docs/format.md (test/fixtures/log-bytes.ts). */
+  const golden = hexBytes(GOLDEN_V2_LOG_HEX);
 
   it('are the golden log, byte for byte, then zeros to the preallocation', async () => {
     const disk = freshDisk();
-    const writer = await LogWriter.create(disk, DIR, 1);
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
     await writer.append([termRecord(1, 0, 5)]);
     await writer.append([voteRecord(2, 5, 101), termRecord(3, 0, 6)]);
     await writer.close();
@@ -342,15 +340,37 @@ describe('the bytes LogWriter writes', () => {
     expect(file.subarray(golden.byteLength).every((b) => b === 0)).toBe(true);
     expect((await recoverDirectory(disk, DIR)).state).toEqual({ currentTerm: 6, votedFor: 0 });
   });
+
+  it('preallocates a whole number of records: 5461 of them, 262,128 bytes', () => {
+    expect(PREALLOCATE_BYTES).toBe(262_128);
+    expect(PREALLOCATE_BYTES % RECORD_SIZE).toBe(0);
+  });
+
+  it('are records of its own directory only: another directory reads every one as foreign', async () => {
+    const disk = freshDisk();
+    const writer = await LogWriter.create(disk, DIR, 1, DIR_ID);
+    await writer.append(singleWrites(1, 3));
+    await writer.close();
+    const file = disk.readDurable(PATH) ?? new Uint8Array(0);
+    const theirs = new RecordDecoder({ layout: LAYOUT_V2, directoryId: OTHER_DIR_ID });
+    const ours = new RecordDecoder({ layout: LAYOUT_V2, directoryId: DIR_ID });
+    for (let i = 0; i < 3; i++) {
+      const slot = file.subarray(slotOffset(i), slotOffset(i + 1));
+      expect(theirs.decode(slot)).toEqual({ type: 'foreign', seq: i + 1 });
+      expect(ours.decode(slot)).toEqual({ type: 'record', record: termRecord(i + 1, i) });
+    }
+    // The header names the directory, the id LogWriter was given.
+    expect((await scanLog(disk, PATH, () => {})).header?.directoryId).toBe(DIR_ID);
+  });
 });
 
 describe('LogWriter.reopen', () => {
   it('appends at the given offset of an existing log', async () => {
     const disk = freshDisk();
-    const first = await LogWriter.create(disk, DIR, 1);
+    const first = await LogWriter.create(disk, DIR, 1, DIR_ID);
     await first.append(singleWrites(1, 3));
     await first.close();
-    const writer = await LogWriter.reopen(disk, DIR, 1, slotOffset(3));
+    const writer = await LogWriter.reopen(disk, DIR, 1, DIR_ID, slotOffset(3));
     expect(writer).toMatchObject({
       path: PATH,
       firstSeq: 1,
@@ -368,7 +388,7 @@ describe('LogWriter.reopen', () => {
     const disk = freshDisk();
     const torn = logBytes(1, [...singleWrites(1, 2), new Uint8Array([7, 7, 7, 7, 7, 7])], 1024);
     disk.putFile(PATH, torn);
-    const writer = await LogWriter.reopen(disk, DIR, 1, slotOffset(2));
+    const writer = await LogWriter.reopen(disk, DIR, 1, DIR_ID, slotOffset(2));
     await writer.append([termRecord(3)]);
     const scan = await scanLog(disk, PATH, () => {});
     expect(scan.end).toEqual({ kind: 'clean', offset: slotOffset(3) });
@@ -379,7 +399,7 @@ describe('LogWriter.reopen', () => {
   it('takes the file size as the end of the zeros: a log without zeros grows on the next append', async () => {
     const disk = freshDisk();
     disk.putFile(PATH, logBytes(1, singleWrites(1, 3)));
-    const writer = await LogWriter.reopen(disk, DIR, 1, slotOffset(3));
+    const writer = await LogWriter.reopen(disk, DIR, 1, DIR_ID, slotOffset(3));
     disk.clearTrace();
     await writer.append([termRecord(4)]);
     const [write] = writesIn(disk.trace);
@@ -391,7 +411,7 @@ describe('LogWriter.reopen', () => {
   });
 
   it('rejects for a missing log', async () => {
-    await expect(LogWriter.reopen(freshDisk(), DIR, 1, HEADER_SIZE)).rejects.toMatchObject({
+    await expect(LogWriter.reopen(freshDisk(), DIR, 1, DIR_ID, HEADER_SIZE)).rejects.toMatchObject({
       code: 'ENOENT',
     });
   });
@@ -400,7 +420,7 @@ describe('LogWriter.reopen', () => {
     const disk = freshDisk();
     disk.putFile(PATH, logBytes(1, [], 64));
     disk.failNext({ op: 'size', errno: 'EIO' });
-    await expect(LogWriter.reopen(disk, DIR, 1, HEADER_SIZE)).rejects.toMatchObject({ code: 'EIO' });
+    await expect(LogWriter.reopen(disk, DIR, 1, DIR_ID, HEADER_SIZE)).rejects.toMatchObject({ code: 'EIO' });
     expect(disk.trace.map((e) => e.op)).toEqual(['open', 'size', 'close']);
   });
 });

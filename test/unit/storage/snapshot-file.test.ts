@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../../../src/errors.js';
-import { decodeSnapshot, encodeSnapshot, type SnapshotContent } from '../../../src/format/snapshot-codec.js';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  type SnapshotContent,
+  type SnapshotToWrite,
+  snapshotJsonV1,
+} from '../../../src/format/snapshot-codec.js';
 import { readSnapshot, writeSnapshot } from '../../../src/storage/snapshot-file.js';
 import { describeCrashPlan, enumerateCrashPlans, SimulatedDisk } from '../../../src/testing/index.js';
+import { DIR_ID } from '../../fixtures/log-bytes.js';
 
 /**
  * The snapshot file on its own: writeSnapshot's steps in the simulated disk's trace (temp, fsync,
@@ -13,8 +20,21 @@ import { describeCrashPlan, enumerateCrashPlans, SimulatedDisk } from '../../../
 const DIR = '/d';
 const FINAL = `${DIR}/metadata.json`;
 const TEMP = `${DIR}/metadata.json.tmp`;
-const OLD: SnapshotContent = { currentTerm: 4, votedFor: 2, lastSeq: 17 };
-const NEW: SnapshotContent = { currentTerm: 5, votedFor: 0, lastSeq: 23 };
+/** A version-2 snapshot of group 0 at `currentTerm`/`votedFor`, covering up to `lastSeq`. */
+function snapshot(currentTerm: number, votedFor: number, lastSeq: number): SnapshotToWrite {
+  return {
+    directoryId: DIR_ID,
+    identity: undefined,
+    lastSeq,
+    groups: new Map([[0, { currentTerm, votedFor }]]),
+    removed: new Map(),
+  };
+}
+/** What readSnapshot gives back for `written`. */
+const asRead = (written: SnapshotToWrite): SnapshotContent => ({ version: 2, ...written });
+
+const OLD = snapshot(4, 2, 17);
+const NEW = snapshot(5, 0, 23);
 
 function diskWith(files: Record<string, Uint8Array> = {}): SimulatedDisk {
   const disk = new SimulatedDisk();
@@ -46,7 +66,7 @@ describe('writeSnapshot', () => {
   it('creates the first snapshot of a directory the same way', async () => {
     const disk = diskWith();
     await writeSnapshot(disk, DIR, NEW);
-    expect(await readSnapshot(disk, DIR)).toEqual(NEW);
+    expect(await readSnapshot(disk, DIR)).toEqual(asRead(NEW));
     expect(disk.durableFiles()).toEqual([FINAL]);
   });
 
@@ -56,7 +76,7 @@ describe('writeSnapshot', () => {
     expect(disk.trace[0]).toMatchObject({ op: 'unlink', path: TEMP });
     expect(disk.trace[0]?.error).toBeUndefined();
     expect(disk.files()).toEqual([FINAL]);
-    expect(await readSnapshot(disk, DIR)).toEqual(NEW);
+    expect(await readSnapshot(disk, DIR)).toEqual(asRead(NEW));
   });
 
   it('stops at a failing unlink other than ENOENT, leaving the old snapshot', async () => {
@@ -64,7 +84,7 @@ describe('writeSnapshot', () => {
     disk.failNext({ op: 'unlink', errno: 'EIO' });
     await expect(writeSnapshot(disk, DIR, NEW)).rejects.toMatchObject({ code: 'EIO' });
     expect(disk.files()).toEqual([FINAL]);
-    expect(await readSnapshot(disk, DIR)).toEqual(OLD);
+    expect(await readSnapshot(disk, DIR)).toEqual(asRead(OLD));
   });
 
   it('never renames a temp file whose fsync failed', async () => {
@@ -73,7 +93,7 @@ describe('writeSnapshot', () => {
     await expect(writeSnapshot(disk, DIR, NEW)).rejects.toMatchObject({ code: 'EIO' });
     expect(disk.trace.map((e) => e.op)).not.toContain('rename');
     expect(disk.trace.at(-1)).toMatchObject({ op: 'close', path: TEMP });
-    expect(await readSnapshot(disk, DIR)).toEqual(OLD);
+    expect(await readSnapshot(disk, DIR)).toEqual(asRead(OLD));
   });
 
   it('rejects when the directory fsync fails, after the rename (the caller must not drop logs)', async () => {
@@ -94,12 +114,13 @@ describe('writeSnapshot', () => {
           const disk = recorded.stateAt(k).crashWith(plan);
           const where = `after ${k} ops, ${describeCrashPlan(plan)}`;
           const found = await readSnapshot(disk, DIR);
-          expect([old, NEW], where).toContainEqual(found);
-          if (k >= syncedAt) expect(found, where).toEqual(NEW);
-          outcomes.add(JSON.stringify(found ?? null));
+          expect([old && asRead(old), asRead(NEW)], where).toContainEqual(found);
+          if (k >= syncedAt) expect(found, where).toEqual(asRead(NEW));
+          outcomes.add(found === undefined ? 'none' : String(found.lastSeq));
           // The next compaction writes over whatever the crash left.
-          await writeSnapshot(disk, DIR, { ...NEW, lastSeq: NEW.lastSeq + 1 });
-          expect(await readSnapshot(disk, DIR), where).toEqual({ ...NEW, lastSeq: NEW.lastSeq + 1 });
+          const next = { ...NEW, lastSeq: NEW.lastSeq + 1 };
+          await writeSnapshot(disk, DIR, next);
+          expect(await readSnapshot(disk, DIR), where).toEqual(asRead(next));
         }
       }
       // Both outcomes occur: the test did crash before and after the switch.
@@ -116,7 +137,36 @@ describe('readSnapshot', () => {
   it('returns what writeSnapshot wrote', async () => {
     const disk = diskWith();
     await writeSnapshot(disk, DIR, OLD);
-    expect(await readSnapshot(disk, DIR)).toEqual(OLD);
+    expect(await readSnapshot(disk, DIR)).toEqual(asRead(OLD));
+  });
+
+  it('returns an identity, removed groups and other groups as written', async () => {
+    const disk = diskWith();
+    const written: SnapshotToWrite = {
+      ...OLD,
+      identity: { clusterId: 'east', nodeId: 2 },
+      groups: new Map([
+        [0, { currentTerm: 4, votedFor: 2 }],
+        [9, { currentTerm: 1, votedFor: 0 }],
+      ]),
+      removed: new Map([[5, 3]]),
+    };
+    await writeSnapshot(disk, DIR, written);
+    expect(await readSnapshot(disk, DIR)).toEqual(asRead(written));
+  });
+
+  it('reads a version-1 snapshot (0.1.0, or JSON.stringify(metadata)) as version 1, without a directory id', async () => {
+    const v1 = new TextEncoder().encode(
+      JSON.stringify(snapshotJsonV1({ currentTerm: 6, votedFor: 1, lastSeq: 9 })),
+    );
+    expect(await readSnapshot(diskWith({ [FINAL]: v1 }), DIR)).toEqual({
+      version: 1,
+      directoryId: undefined,
+      identity: undefined,
+      lastSeq: 9,
+      groups: new Map([[0, { currentTerm: 6, votedFor: 1 }]]),
+      removed: new Map(),
+    });
   });
 
   it('ignores the temp file', async () => {
@@ -131,7 +181,7 @@ describe('readSnapshot', () => {
     [
       'edited (checksum mismatch)',
       new TextEncoder().encode(
-        new TextDecoder().decode(encodeSnapshot(OLD)).replace('"currentTerm":4', '"currentTerm":9'),
+        new TextDecoder().decode(encodeSnapshot(OLD)).replace('"groups":[[0,4,2]]', '"groups":[[0,9,2]]'),
       ),
     ],
     ['not UTF-8', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
