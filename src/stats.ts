@@ -24,7 +24,7 @@ export interface FsyncEvent {
   readonly dir: string;
   /** Updates made durable by this write (the group commit's batch size, at least 1). */
   readonly records: number;
-  /** Bytes of records written (32 per update). */
+  /** Bytes of records written (48 per update). */
   readonly bytes: number;
   /** Wall-clock time of the write and its fdatasync, in milliseconds. */
   readonly durationMs: number;

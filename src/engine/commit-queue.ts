@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { CURRENT_LAYOUT, type LogRecord } from '../format/record.js';
-import type { HardState } from '../state.js';
 import type { FailureStage } from '../stats.js';
 import type { LogWriter } from '../storage/log-writer.js';
 import { failedError } from './engine-errors.js';
@@ -23,8 +22,11 @@ function newBatch(): Batch {
 
 /** What the queue reports to its owner. */
 export interface CommitEvents {
-  /** A batch is on stable storage; its callers are answered right after. */
-  committed(records: number, bytes: number, durationMs: number): void;
+  /**
+   * A batch is on stable storage, in this order; its callers are answered right after (the owner
+   * applies the records to its durable state here).
+   */
+  committed(records: readonly LogRecord[], bytes: number, durationMs: number): void;
   /** Fail-stop: `first` for the failure that stopped the queue, false for a batch rejected later. */
   stopped(err: unknown, stage: FailureStage, first: boolean): void;
 }
@@ -52,7 +54,6 @@ type Activity = 'idle' | 'scheduled' | 'writing';
 export class CommitQueue {
   /** The log being appended to; replaced by the compactor while it holds the queue. */
   writer: LogWriter | undefined;
-  #durable: HardState;
   #durableSeq: number;
   #failure: unknown;
   #pending: Batch = newBatch();
@@ -62,17 +63,12 @@ export class CommitQueue {
   #idleWaiters: (() => void)[] = [];
   readonly #events: CommitEvents;
 
-  constructor(durable: HardState, durableSeq: number, events: CommitEvents) {
-    this.#durable = durable;
+  constructor(durableSeq: number, events: CommitEvents) {
     this.#durableSeq = durableSeq;
     this.#events = events;
   }
 
-  /** Latest state known to be on stable storage, and its sequence number. */
-  get durable(): HardState {
-    return this.#durable;
-  }
-
+  /** Sequence number of the last record known to be on stable storage. */
   get durableSeq(): number {
     return this.#durableSeq;
   }
@@ -86,9 +82,8 @@ export class CommitQueue {
     return this.#failure !== undefined;
   }
 
-  /** The state recovered from disk, before anything is queued. */
-  recovered(durable: HardState, durableSeq: number): void {
-    this.#durable = durable;
+  /** The last sequence number recovered from disk, before anything is queued. */
+  recovered(durableSeq: number): void {
     this.#durableSeq = durableSeq;
   }
 
@@ -188,13 +183,8 @@ export class CommitQueue {
     const durationMs = performance.now() - started;
     const last = batch.records.at(-1);
     if (last !== undefined) {
-      this.#durable = { currentTerm: last.currentTerm, votedFor: last.votedFor };
       this.#durableSeq = last.seq;
-      this.#events.committed(
-        batch.records.length,
-        batch.records.length * CURRENT_LAYOUT.recordSize,
-        durationMs,
-      );
+      this.#events.committed(batch.records, batch.records.length * CURRENT_LAYOUT.recordSize, durationMs);
     }
     this.#inflight = undefined;
     this.#activity = 'idle';

@@ -2,15 +2,32 @@ import { performance } from 'node:perf_hooks';
 import type { DirectoryId } from '../format/directory-id.js';
 import type { FileSystem } from '../fs/types.js';
 import type { NodeIdentity } from '../identity.js';
-import { type HardState, NONE_SERVER_ID } from '../state.js';
 import { compactionChannel, type FailureStage, failureChannel, type StatsRecorder } from '../stats.js';
-import { LogWriter } from '../storage/log-writer.js';
+import { LogWriter, PREALLOCATE_BYTES, type PreparedLog } from '../storage/log-writer.js';
 import { writeSnapshot } from '../storage/snapshot-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import { closedError, failedError } from './engine-errors.js';
+import type { GroupTable } from './group-table.js';
 import { AbandonedStep, FatalStep, StepProbe } from './step-probe.js';
 
-/** What the compactor needs from the manager it works for. */
+/**
+ * When an interval tick compacts:
+ * - `on-change` (MetadataManager): whenever anything changed since the last snapshot. Its snapshot
+ *   is one group, a few hundred bytes.
+ * - `proportional` (MetadataStore): once the log holds at least as many bytes of records as the
+ *   last snapshot took, so that rewriting every group costs no more than the records it absorbs
+ *   (a few groups changing among 100,000 do not rewrite the snapshot every interval), and the next
+ *   log is preallocated to the size the last one reached instead of a fixed 256 KiB.
+ * `sync()` compacts in both.
+ */
+export const CompactionTrigger = { OnChange: 'on-change', Proportional: 'proportional' } as const;
+export type CompactionTrigger = (typeof CompactionTrigger)[keyof typeof CompactionTrigger];
+
+/** Bounds of a proportional log's preallocation. */
+const MIN_PREALLOCATE = 16 * 1024;
+const MAX_PREALLOCATE = 8 * 1024 * 1024;
+
+/** What the compactor needs from the manager (or store) it works for. */
 export interface CompactorContext {
   readonly fs: FileSystem;
   /** The resolved directory every call uses. */
@@ -23,6 +40,9 @@ export interface CompactorContext {
   readonly directoryId: DirectoryId;
   /** Stamped into every snapshot (undefined: none). */
   readonly identity: NodeIdentity | undefined;
+  /** The durable state of every group, kept up to date by the owner as batches become durable. */
+  readonly table: GroupTable;
+  readonly trigger: CompactionTrigger;
   /** True once the manager is `closed`: no compaction may start. */
   isClosed(): boolean;
   /** True while an interval compaction may start (the manager is `open` and not stopped). */
@@ -44,6 +64,10 @@ export class Compactor {
   #retiredLogs: string[];
   #running: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Size of the last snapshot written (0 until one is): the proportional trigger's yardstick. */
+  #snapshotBytes = 0;
+  /** Record bytes the last log reached before it was replaced: the next log's preallocation. */
+  #lastLogBytes = 0;
 
   constructor(ctx: CompactorContext, snapshotSeq: number | undefined, retiredLogs: string[]) {
     this.#ctx = ctx;
@@ -99,6 +123,10 @@ export class Compactor {
 
   #onInterval(): void {
     if (this.#running !== undefined || !this.#ctx.mayRunOnInterval() || this.upToDate) return;
+    if (this.#ctx.trigger === CompactionTrigger.Proportional && this.#snapshotSeq !== undefined) {
+      const logBytes = this.#ctx.queue.writer?.recordBytes ?? 0;
+      if (logBytes < this.#snapshotBytes) return;
+    }
     // A failure is recorded by #run (fail-stop or abandoned); nothing to report to a caller here.
     this.compact(false).catch(() => {});
   }
@@ -122,7 +150,7 @@ export class Compactor {
     const started = performance.now();
     const switched = await this.#switchLog();
     if (this.#snapshotSeq === undefined || switched.covered > this.#snapshotSeq) {
-      await this.#writeSnapshot({ ...switched.state, lastSeq: switched.covered });
+      await this.#writeSnapshot(switched.table, switched.covered);
       this.#snapshotSeq = switched.covered;
     }
     await this.#removeRetired();
@@ -137,37 +165,62 @@ export class Compactor {
     }
   }
 
+  /** The next log's zero-filled space: fixed for `on-change`, the last log's size for `proportional`. */
+  #preallocate(): number {
+    if (this.#ctx.trigger === CompactionTrigger.OnChange) return PREALLOCATE_BYTES;
+    const wanted = Math.max(this.#lastLogBytes, this.#ctx.queue.writer?.recordBytes ?? 0);
+    return Math.min(MAX_PREALLOCATE, Math.max(MIN_PREALLOCATE, wanted));
+  }
+
   /**
-   * Holds the queue, takes the durable state as what this compaction covers, and moves appends to a
-   * fresh log if the current one holds records, so that updates continue while the snapshot is
-   * written. Crash before the new log is durable: the old log still holds everything.
+   * Prepares the next log's spare (zeros, fdatasynced) while appends go on, then holds the queue,
+   * takes the durable state as what this compaction covers, and moves appends to the new log if the
+   * current one holds records, so that updates continue while the snapshot is written. Appends wait
+   * only for the spare's header, rename and directory fsync. Crash before the new log is durable:
+   * the old log still holds everything.
    */
-  async #switchLog(): Promise<{ covered: number; state: HardState; rotated: boolean }> {
-    const { queue, fs, dir } = this.#ctx;
+  async #switchLog(): Promise<{ covered: number; table: GroupTable; rotated: boolean }> {
+    const { queue, fs, dir, directoryId } = this.#ctx;
+    // The steps of a new log and what a failure of each one means:
+    // - unlink of a stale spare, its create (EMFILE, ENOSPC, EDQUOT), the write or fdatasync of its
+    //   zeros, the header's write or fdatasync, closing it: only the `.tmp` spare was touched.
+    //   Abandoned; the spare is removed (best effort: recovery ignores it anyway).
+    // - rename of the spare to its log name, when it fails: rename changes nothing on failure, so
+    //   abandoned as above.
+    // - rename done, then anything fails (the directory fsync, reopening the new log): the new log
+    //   may be durable next to the current one. Fatal.
+    const probe = new StepProbe(fs);
+    let spare: PreparedLog | undefined;
+    if ((queue.writer?.recordBytes ?? 0) > 0) {
+      try {
+        spare = await LogWriter.prepare(probe, dir, directoryId, this.#preallocate());
+      } catch (err) {
+        await this.#abandon(err, 'new-log', probe);
+        throw err;
+      }
+    }
     try {
       await queue.hold();
       if (queue.failure !== undefined) throw failedError(queue.failure);
       const covered = queue.durableSeq;
-      const state = queue.durable;
+      // No write is in flight while the queue is held: the table is the state at `covered`.
+      const table = this.#ctx.table.clone();
       const current = queue.writer;
-      if (current === undefined || current.recordBytes === 0) return { covered, state, rotated: false };
-      // The steps of LogWriter.create and what a failure of each one means:
-      // - unlink of a stale `.tmp`, create of the `.tmp` (EMFILE, ENOSPC, EDQUOT), its write or
-      //   fdatasync of header and zeros, closing it: only the `.tmp` was touched. Abandoned; the
-      //   `.tmp` is removed if it was created (best effort: recovery ignores it anyway).
-      // - rename of the `.tmp` to its log name, when it fails: rename changes nothing on
-      //   failure, so abandoned as above.
-      // - rename done, then anything fails (the directory fsync, reopening the new log): the new
-      //   log may be durable next to the current one. Fatal.
-      const probe = new StepProbe(fs);
+      if (current === undefined || current.recordBytes === 0) {
+        await spare?.discard();
+        return { covered, table, rotated: false };
+      }
       let next: LogWriter;
       try {
-        next = await LogWriter.create(probe, dir, covered + 1, this.#ctx.directoryId);
+        next = spare
+          ? await spare.commit(probe, covered + 1)
+          : await LogWriter.create(probe, dir, covered + 1, directoryId, this.#preallocate());
       } catch (err) {
         if (probe.changedDirectory) throw new FatalStep(err, 'new-log');
         await this.#abandon(err, 'new-log', probe);
         throw new AbandonedStep(err);
       }
+      this.#lastLogBytes = current.recordBytes;
       queue.writer = next;
       this.#retiredLogs.push(current.path);
       try {
@@ -177,9 +230,10 @@ export class Compactor {
       } catch (err) {
         throw new FatalStep(err, 'close-log');
       }
-      return { covered, state, rotated: true };
+      return { covered, table, rotated: true };
     } catch (err) {
       if (err instanceof AbandonedStep) throw err.error;
+      await spare?.discard();
       const fatal = err instanceof FatalStep ? err : new FatalStep(err, 'new-log');
       queue.fail(fatal.error, fatal.stage);
       throw failedError(fatal.error);
@@ -198,21 +252,18 @@ export class Compactor {
    * - rename of the temp over metadata.json, when it fails: nothing changed. Abandoned.
    * - rename done, then the directory fsync fails: fatal (the directory's state is unknown).
    */
-  async #writeSnapshot(content: HardState & { lastSeq: number }): Promise<void> {
+  async #writeSnapshot(table: GroupTable, lastSeq: number): Promise<void> {
     const { fs, dir, directoryId, identity } = this.#ctx;
     const probe = new StepProbe(fs);
-    // MetadataManager's single group is group 0; left out while it is still at term 0, no vote.
-    const fresh = content.currentTerm === 0 && content.votedFor === NONE_SERVER_ID;
-    const groups = new Map<number, HardState>(fresh ? [] : [[0, content]]);
     try {
       // The log after this snapshot, log-<lastSeq + 1>, is durable already: it is the log the
       // switch above created (or the current log, when it held no record), and the snapshot names it.
-      await writeSnapshot(probe, dir, {
+      this.#snapshotBytes = await writeSnapshot(probe, dir, {
         directoryId,
         identity,
-        lastSeq: content.lastSeq,
-        groups,
-        removed: new Map(),
+        lastSeq,
+        groups: table.live,
+        removed: table.removed,
       });
     } catch (err) {
       await this.#stepFailed(err, 'snapshot', probe);

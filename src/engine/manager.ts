@@ -9,8 +9,9 @@ import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount 
 import { failureChannel, fsyncChannel, type ManagerStats, StatsRecorder } from '../stats.js';
 import type { DirectoryLock } from '../storage/lock.js';
 import { CommitQueue } from './commit-queue.js';
-import { Compactor } from './compactor.js';
+import { CompactionTrigger, Compactor } from './compactor.js';
 import { closedError } from './engine-errors.js';
+import { GroupTable } from './group-table.js';
 import { type Lifecycle, OpeningQueue } from './lifecycle.js';
 import { resumeDirectory } from './resume.js';
 
@@ -105,6 +106,8 @@ export class MetadataManager {
 
   /** Latest accepted state (durable or queued). */
   #accepted: HardState;
+  /** Group 0's durable state (the only group a manager has), what a compaction snapshots. */
+  readonly #table = new GroupTable();
   #nextSeq = 1;
   #closing: Promise<void> | undefined;
   /** sync() calls started and not settled yet. */
@@ -142,15 +145,17 @@ export class MetadataManager {
     this.#fs = options.fs ?? defaultFileSystem();
     this.#proposed = proposed;
     this.#accepted = proposed;
-    this.#queue = new CommitQueue(proposed, 0, {
-      committed: (records, bytes, durationMs) => {
+    this.#queue = new CommitQueue(0, {
+      committed: (batch, bytes, durationMs) => {
+        for (const record of batch) this.#table.apply(record);
+        const records = batch.length;
         this.#stats.recordFsync(records, bytes, durationMs);
         if (fsyncChannel.hasSubscribers) {
           fsyncChannel.publish({ dir: this.#givenDir, records, bytes, durationMs });
         }
         // A compaction may have failed meanwhile; this batch still reached the disk, so its
         // callers are answered, but the manager stays stopped and shows the durable state.
-        if (this.#queue.stopped) this.#accepted = this.#queue.durable;
+        if (this.#queue.stopped) this.#accepted = this.#durable();
       },
       stopped: (error, stage, first) => {
         if (first) {
@@ -160,7 +165,7 @@ export class MetadataManager {
           }
         }
         // What callers were told is durable stays the truth in memory (see CommitQueue.fail).
-        this.#accepted = this.#queue.durable;
+        this.#accepted = this.#durable();
       },
     });
     this.#opening = this.#open(initial instanceof WhatIsOnDisk ? undefined : proposed);
@@ -295,7 +300,11 @@ export class MetadataManager {
       this.#lock = resumed.lock;
       this.#queue.writer = resumed.writer;
       // `#accepted` stays the proposal (what get() shows) until the proposal is validated below.
-      this.#queue.recovered(resumed.state, resumed.lastSeq);
+      this.#table.live.clear();
+      if (resumed.state.currentTerm !== 0 || resumed.state.votedFor !== NONE_SERVER_ID) {
+        this.#table.live.set(0, resumed.state);
+      }
+      this.#queue.recovered(resumed.lastSeq);
       this.#nextSeq = resumed.lastSeq + 1;
       const compactor = new Compactor(
         {
@@ -306,6 +315,8 @@ export class MetadataManager {
           stats: this.#stats,
           directoryId: resumed.directoryId,
           identity: resumed.identity,
+          table: this.#table,
+          trigger: CompactionTrigger.OnChange,
           isClosed: () => this.#state === 'closed',
           mayRunOnInterval: () => this.#state === 'open' && !this.#queue.stopped,
         },
@@ -318,7 +329,7 @@ export class MetadataManager {
       // One synchronous step, no await inside: validate the proposal against the recovered state,
       // then start every queued call in call order. A call made at any moment of the open is
       // validated after the proposal and after every call made before it.
-      this.#accepted = this.#queue.durable;
+      this.#accepted = this.#durable();
       const proposal = proposed === undefined ? [] : this.#propose(proposed);
       if (this.#state === 'opening') this.#state = 'open';
       this.#waiting.replay();
@@ -406,6 +417,11 @@ export class MetadataManager {
       votedFor: next.votedFor,
     };
     return this.#queue.enqueue(record);
+  }
+
+  /** Group 0's durable state. */
+  #durable(): HardState {
+    return this.#table.stateOf(0);
   }
 
   // ---- closing -------------------------------------------------------------------------------

@@ -5,12 +5,15 @@ import { join } from 'node:path';
  * - `metadata.json`: the snapshot (see snapshot-codec.ts);
  * - `metadata.json.tmp`: a snapshot being written; ignored by the reader, replaced by the next one;
  * - `log-<16 hex digits>.wal`: a log whose first record has that sequence number;
+ * - `log-<16 hex digits>.wal.tmp`, `log-next.wal.tmp`: a log being created, and the spare a
+ *   compaction prepares ahead of time; ignored by the reader, replaced by the next one;
  * - `LOCK`: the kernel-locked (flock) file that makes one owner; its text names the owner (lock-owner.ts).
  * Anything else is left alone.
  */
 export const SNAPSHOT_NAME = 'metadata.json';
 export const SNAPSHOT_TEMP_NAME = 'metadata.json.tmp';
 export const LOCK_NAME = 'LOCK';
+export const SPARE_LOG_NAME = 'log-next.wal.tmp';
 
 const LOG_NAME = /^log-([0-9a-f]{16})\.wal$/;
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { hasErrno } from '../errors.js';
 import type { DirectoryId } from '../format/directory-id.js';
-import { logName } from '../format/names.js';
+import { logName, SPARE_LOG_NAME } from '../format/names.js';
 import {
   CURRENT_LAYOUT,
   encodeHeader,
@@ -33,6 +33,8 @@ export class LogWriter {
   #handle: FileHandle;
   #offset: number;
   #allocated: number;
+  /** Zeros added past the end of the records when a write would pass the preallocated ones. */
+  readonly #growBytes: number;
 
   private constructor(
     path: string,
@@ -41,10 +43,12 @@ export class LogWriter {
     handle: FileHandle,
     offset: number,
     allocated: number,
+    growBytes: number,
   ) {
     this.path = path;
     this.firstSeq = firstSeq;
     this.#encoder = new RecordEncoder(directoryId);
+    this.#growBytes = Math.max(RECORD_SIZE, growBytes - (growBytes % RECORD_SIZE));
     this.#handle = handle;
     this.#offset = offset;
     this.#allocated = allocated;
@@ -61,23 +65,24 @@ export class LogWriter {
   }
 
   /**
-   * Creates `log-<firstSeq>.wal` in `dir`, durable and empty, ready for appends. The file appears
-   * under its final name only once its header is on disk, so a log never lacks its header.
+   * Creates `log-<firstSeq>.wal` in `dir`, durable and empty, ready for appends, with
+   * `preallocate` bytes of zeros after the header. The file appears under its final name only once
+   * its header is on disk, so a log never lacks its header. (The same steps as {@link LogWriter.prepare}
+   * then {@link PreparedLog.commit}, without a spare file in between.)
    */
   static async create(
     fs: FileSystem,
     dir: string,
     firstSeq: number,
     directoryId: DirectoryId,
+    preallocate: number = PREALLOCATE_BYTES,
   ): Promise<LogWriter> {
     const path = join(dir, logName(firstSeq));
     const temp = `${path}.tmp`;
-    await fs.unlink(temp).catch((err: unknown) => {
-      if (!hasErrno(err, 'ENOENT')) throw err;
-    });
+    await removeStale(fs, temp);
     const handle = await fs.open(temp, 'create');
     try {
-      const initial = new Uint8Array(HEADER_SIZE + PREALLOCATE_BYTES);
+      const initial = new Uint8Array(HEADER_SIZE + preallocate);
       initial.set(encodeHeader(firstSeq, directoryId), 0);
       // Crash before this fdatasync: the temp file is partial or missing; the reader ignores
       // `.tmp` files and the next creation replaces it. No record was written yet.
@@ -91,7 +96,33 @@ export class LogWriter {
       await handle.close();
     }
     // Reopened under its final name, so that errors name the file an operator will find.
-    return LogWriter.reopen(fs, dir, firstSeq, directoryId, HEADER_SIZE);
+    return LogWriter.reopen(fs, dir, firstSeq, directoryId, HEADER_SIZE, preallocate);
+  }
+
+  /**
+   * The slow half of a new log, done ahead of time while appends go on to the current log: a spare
+   * file (`log-next.wal.tmp`) holding zeros where the header and `preallocate` bytes of records
+   * will go, fdatasynced. {@link PreparedLog.commit} then only writes the header, renames and
+   * fsyncs the directory: that is all the compactor does while appends wait.
+   */
+  static async prepare(
+    fs: FileSystem,
+    dir: string,
+    directoryId: DirectoryId,
+    preallocate: number,
+  ): Promise<PreparedLog> {
+    const temp = join(dir, SPARE_LOG_NAME);
+    await removeStale(fs, temp);
+    const handle = await fs.open(temp, 'create');
+    try {
+      // Crash before or after this fdatasync: a spare of zeros under a `.tmp` name, which the
+      // reader ignores and the next prepare replaces.
+      await handle.writeDurable(new Uint8Array(HEADER_SIZE + preallocate), 0);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+    return new PreparedLog(fs, dir, temp, handle, directoryId, preallocate);
   }
 
   /**
@@ -104,12 +135,13 @@ export class LogWriter {
     firstSeq: number,
     directoryId: DirectoryId,
     offset: number,
+    growBytes: number = PREALLOCATE_BYTES,
   ): Promise<LogWriter> {
     const path = join(dir, logName(firstSeq));
     const handle = await fs.open(path, 'write');
     try {
       const size = await handle.size();
-      return new LogWriter(path, firstSeq, directoryId, handle, offset, size);
+      return new LogWriter(path, firstSeq, directoryId, handle, offset, size, growBytes);
     } catch (err) {
       await handle.close().catch(() => {});
       throw err;
@@ -125,7 +157,7 @@ export class LogWriter {
       const part = records.slice(start, start + MAX_BATCH_RECORDS);
       const bytes = part.length * RECORD_SIZE;
       const end = this.#offset + bytes;
-      const grow = end > this.#allocated ? end - this.#allocated + PREALLOCATE_BYTES : 0;
+      const grow = end > this.#allocated ? end - this.#allocated + this.#growBytes : 0;
       const buffer = new Uint8Array(bytes + grow);
       for (let i = 0; i < part.length; i++) {
         const record = part[i];
@@ -138,11 +170,70 @@ export class LogWriter {
       // acknowledged, because the promises resolve only after this call returns.
       await this.#handle.writeDurable(buffer, this.#offset);
       this.#offset = end;
-      if (grow > 0) this.#allocated = end + PREALLOCATE_BYTES;
+      if (grow > 0) this.#allocated = end + this.#growBytes;
     }
   }
 
   close(): Promise<void> {
     return this.#handle.close();
   }
+}
+
+/** The spare a compaction prepares ahead of time: see {@link LogWriter.prepare}. */
+export class PreparedLog {
+  readonly #fs: FileSystem;
+  readonly #dir: string;
+  readonly #temp: string;
+  readonly #handle: FileHandle;
+  readonly #directoryId: DirectoryId;
+  readonly #preallocate: number;
+
+  constructor(
+    fs: FileSystem,
+    dir: string,
+    temp: string,
+    handle: FileHandle,
+    directoryId: DirectoryId,
+    preallocate: number,
+  ) {
+    this.#fs = fs;
+    this.#dir = dir;
+    this.#temp = temp;
+    this.#handle = handle;
+    this.#directoryId = directoryId;
+    this.#preallocate = preallocate;
+  }
+
+  /**
+   * Makes the spare the log `log-<firstSeq>.wal`: header, fdatasync, rename, directory fsync. `fs`
+   * is the file system the steps go through (the compactor's step probe).
+   */
+  async commit(fs: FileSystem, firstSeq: number): Promise<LogWriter> {
+    const path = join(this.#dir, logName(firstSeq));
+    try {
+      // Crash before this fdatasync: the spare (zeros, maybe a partial header) is still a `.tmp`
+      // that the reader ignores. After it, the header is on disk before the file has its name.
+      await this.#handle.writeDurable(encodeHeader(firstSeq, this.#directoryId), 0);
+      // Crash before syncDir: the directory lists the spare's temp name or the new log (rename is
+      // atomic), a complete empty log either way; nothing is appended to it before syncDir.
+      await fs.rename(this.#temp, path);
+      await fs.syncDir(this.#dir);
+    } finally {
+      await this.#handle.close();
+    }
+    return LogWriter.reopen(this.#fs, this.#dir, firstSeq, this.#directoryId, HEADER_SIZE, this.#preallocate);
+  }
+
+  /** Drops the spare (best effort: the reader ignores it anyway). */
+  async discard(): Promise<void> {
+    await this.#handle.close().catch(() => {});
+    await this.#fs.unlink(this.#temp).catch(() => {});
+  }
+}
+
+async function removeStale(fs: FileSystem, path: string): Promise<void> {
+  // A temp file left by an earlier crash is garbage (the reader never looks at it): replace it.
+  await fs.unlink(path).catch((err: unknown) => {
+    if (!hasErrno(err, 'ENOENT')) throw err;
+  });
 }

@@ -28,19 +28,20 @@ export async function readSnapshot(fs: FileSystem, dir: string): Promise<Snapsho
 }
 
 /**
- * Replaces `<dir>/metadata.json` atomically with `content` (format v2). Resolves once the new snapshot is
- * durable under its final name.
+ * Replaces `<dir>/metadata.json` atomically with `content` (format v2). Resolves once the new
+ * snapshot is durable under its final name, with its size in bytes.
  */
-export async function writeSnapshot(fs: FileSystem, dir: string, content: SnapshotToWrite): Promise<void> {
+export async function writeSnapshot(fs: FileSystem, dir: string, content: SnapshotToWrite): Promise<number> {
   const temp = snapshotTempPath(dir);
   const final = snapshotPath(dir);
   // A temp file left by an earlier crash is garbage (the reader never looks at it): replace it.
   await fs.unlink(temp).catch((err: unknown) => {
     if (!hasErrno(err, 'ENOENT')) throw err;
   });
+  const bytes = encodeSnapshot(content);
   const handle = await fs.open(temp, 'create');
   try {
-    await handle.write(encodeSnapshot(content), 0);
+    await handle.write(bytes, 0);
     // Crash before this sync: metadata.json is still the old snapshot; the temp file may hold
     // anything, and the reader ignores it. The log still holds every record, nothing is lost.
     await handle.sync();
@@ -52,4 +53,5 @@ export async function writeSnapshot(fs: FileSystem, dir: string, content: Snapsh
   await fs.rename(temp, final);
   // After this fsync the new snapshot survives power loss; only then may the caller drop log files.
   await fs.syncDir(dirname(final));
+  return bytes.byteLength;
 }
