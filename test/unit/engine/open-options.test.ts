@@ -96,6 +96,20 @@ describe('createIfMissing: false', () => {
     expect(readdirSync(dir).sort()).toEqual(['LOCK', 'lost+found', 'metadata.json.tmp', 'notes.txt']);
   });
 
+  it('the constructor form is refused the same way: ready() and every queued call reject, nothing is created', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'node');
+    const manager = new MetadataManager(new Metadata(dir, 4, 2), 0, { createIfMissing: false });
+    const update = manager.updateCurrentTerm(5);
+    await expect(manager.ready()).rejects.toMatchObject({
+      code: 'ERR_METADATA_NOT_FOUND',
+      reason: 'missing',
+    });
+    await expect(update).rejects.toMatchObject({ code: 'ERR_METADATA_NOT_FOUND' });
+    await manager.close();
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
   it('an established directory opens with its state', async () => {
     const dir = await established();
     const manager = await MetadataManager.open(dir, { createIfMissing: false, flushIntervalMs: 0 });
