@@ -5,6 +5,13 @@
 
 export { DEFAULT_FLUSH_INTERVAL_MS, type ManagerOptions, MetadataManager } from './engine/manager.js';
 export {
+  MetadataStore,
+  RaftGroup,
+  type StoreLoadOptions,
+  type StoreOptions,
+  type StoreStats,
+} from './engine/store.js';
+export {
   CorruptionError,
   IdentityMismatchError,
   InvalidArgumentError,

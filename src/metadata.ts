@@ -5,7 +5,7 @@ import { type SnapshotJsonV1, snapshotJsonV1 } from './format/snapshot-codec.js'
 import { defaultFileSystem } from './fs/default.js';
 import type { FileSystem } from './fs/types.js';
 import { type NodeIdentity, sameIdentity, validateIdentity } from './identity.js';
-import { NONE_SERVER_ID } from './state.js';
+import { NONE_SERVER_ID, validateCount } from './state.js';
 import { recoverDirectory } from './storage/recovery.js';
 
 /** Options of {@link Metadata.load}. */
@@ -17,6 +17,12 @@ export interface LoadOptions {
    * otherwise). A directory without a stamp loads (a read never stamps).
    */
   readonly identity?: NodeIdentity;
+  /**
+   * A MetadataStore's group to read (a safe non-negative integer): its state, or for a removed
+   * group its last term with no vote, or term 0 with no vote for a group never used. Without it the
+   * directory must hold group 0 only (a MetadataManager's), else `ERR_MULTI_GROUP_DIRECTORY`.
+   */
+  readonly group?: number;
 }
 
 /** The sequence number a Metadata instance covers (what its snapshot's `lastSeq` says). */
@@ -74,6 +80,7 @@ export class Metadata {
   static async load(metadataDir: string, options: LoadOptions = {}): Promise<Metadata> {
     const probe = new Metadata(metadataDir);
     const identity = validateIdentity(options.identity);
+    const group = options.group === undefined ? undefined : validateCount('group', options.group);
     const fs = options.fs ?? defaultFileSystem();
     const recovered = await recoverDirectory(fs, resolve(probe.metadataDir));
     if (
@@ -82,6 +89,12 @@ export class Metadata {
       !sameIdentity(identity, recovered.identity)
     ) {
       throw new IdentityMismatchError(metadataDir, identity, recovered.identity);
+    }
+    if (group !== undefined) {
+      const state = recovered.groups.get(group);
+      const term = state?.currentTerm ?? recovered.removed.get(group) ?? 0;
+      const covered = group === 0 ? recovered.lastSeq : 0;
+      return makeMetadata(metadataDir, term, state?.votedFor ?? NONE_SERVER_ID, covered);
     }
     const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
     if (others.length > 0)

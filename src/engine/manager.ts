@@ -65,6 +65,18 @@ function validateCreateIfMissing(value: unknown): boolean {
   return value;
 }
 
+/** The options of a manager or a store, checked before any I/O. */
+export function validateManagerOptions(
+  options: ManagerOptions,
+  flushIntervalMs: number,
+): { flushIntervalMs: number; identity: NodeIdentity | undefined; createIfMissing: boolean } {
+  return {
+    flushIntervalMs: validateInterval(options.flushIntervalMs ?? flushIntervalMs),
+    identity: validateIdentity(options.identity),
+    createIfMissing: validateCreateIfMissing(options.createIfMissing),
+  };
+}
+
 /** The placeholder `open()` passes to the constructor: "whatever is on disk", not a proposal. */
 class WhatIsOnDisk extends Metadata {}
 
@@ -130,9 +142,10 @@ export class MetadataManager {
     if (!(initial instanceof Metadata)) {
       throw new InvalidArgumentError('ERR_INVALID_ARG_TYPE', 'The "initial" argument must be a Metadata');
     }
-    this.#flushIntervalMs = validateInterval(options.flushIntervalMs ?? flushIntervalMs);
-    this.#identity = validateIdentity(options.identity);
-    this.#createIfMissing = validateCreateIfMissing(options.createIfMissing);
+    const valid = validateManagerOptions(options, flushIntervalMs);
+    this.#flushIntervalMs = valid.flushIntervalMs;
+    this.#identity = valid.identity;
+    this.#createIfMissing = valid.createIfMissing;
     const proposed = {
       currentTerm: validateCount('initial.currentTerm', initial.currentTerm),
       votedFor: validateCount('initial.votedFor', initial.votedFor),
@@ -296,6 +309,7 @@ export class MetadataManager {
       const resumed = await resumeDirectory(this.#fs, this.#dir, {
         createIfMissing: this.#createIfMissing,
         identity: this.#identity,
+        multiGroup: false,
       });
       this.#lock = resumed.lock;
       this.#queue.writer = resumed.writer;

@@ -20,14 +20,18 @@ export interface ResumeOptions {
   readonly createIfMissing: boolean;
   /** Checked against the directory's stamp; stamped when it has none. */
   readonly identity: NodeIdentity | undefined;
+  /** False (MetadataManager): a directory holding other groups than 0 is refused. */
+  readonly multiGroup: boolean;
 }
 
 /** What the open found and set up: the lock, the log to append to, what to compact. */
 export interface Resumed {
   readonly lock: DirectoryLock;
   readonly writer: LogWriter;
-  /** The recovered state and the sequence number of its last record. */
+  /** The recovered state of group 0, of every group, and the sequence number of its last record. */
   readonly state: HardState;
+  readonly groups: ReadonlyMap<number, HardState>;
+  readonly removed: ReadonlyMap<number, number>;
   readonly lastSeq: number;
   /** The directory's id: recovered, or made now for a new or a format-v1 directory. */
   readonly directoryId: DirectoryId;
@@ -66,12 +70,14 @@ function assertMayOpen(dir: string, recovered: RecoveredDirectory, options: Resu
   if (!options.createIfMissing && recovered.snapshot === undefined && recovered.logs.length === 0) {
     throw new MetadataNotFoundError(dir, 'empty');
   }
-  const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
-  if (others.length > 0)
-    throw new MultiGroupDirectoryError(
-      dir,
-      others.sort((a, b) => a - b),
-    );
+  if (!options.multiGroup) {
+    const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
+    if (others.length > 0)
+      throw new MultiGroupDirectoryError(
+        dir,
+        others.sort((a, b) => a - b),
+      );
+  }
   if (
     options.identity !== undefined &&
     recovered.identity !== undefined &&
@@ -144,6 +150,8 @@ export async function resumeDirectory(fs: FileSystem, dir: string, options: Resu
       lock,
       writer,
       state: recovered.state,
+      groups: recovered.groups,
+      removed: recovered.removed,
       lastSeq: recovered.lastSeq,
       directoryId,
       identity,
