@@ -88,7 +88,7 @@ export async function scanLog(
         throw new CorruptionError(
           path,
           offset,
-          `record (seq ${slot.seq}) belongs to another directory: it is whole, but was not written for directory ${decoded.directoryId}`,
+          `record (seq ${slot.seq}) belongs to another directory: it is whole, but was not written for directory ${decoded.directoryId} (bytes copied from another node's log?). \`raft-metadata inspect\` shows where this log's own records end; restore the log from a backup of this directory, or run \`raft-metadata repair\``,
         );
       }
       if (damage === undefined) {

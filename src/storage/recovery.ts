@@ -123,6 +123,7 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
   let sawV2Log = false;
 
   const found = logFiles(names);
+
   const logs: RecoveredLog[] = [];
   for (const [index, { name, firstSeq }] of found.entries()) {
     const path = join(dir, name);
