@@ -316,7 +316,7 @@ export class MetadataManager {
       // `#accepted` stays the proposal (what get() shows) until the proposal is validated below.
       this.#table.live.clear();
       if (resumed.state.currentTerm !== 0 || resumed.state.votedFor !== NONE_SERVER_ID) {
-        this.#table.live.set(0, resumed.state);
+        this.#table.live.set(0, { status: 'live', ...resumed.state });
       }
       this.#queue.recovered(resumed.lastSeq);
       this.#nextSeq = resumed.lastSeq + 1;

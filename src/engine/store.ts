@@ -46,10 +46,12 @@ interface GroupState extends HardState {
   readonly status: 'live' | 'removed' | 'fresh';
 }
 
-/** An accepted change of a group that is not durable yet, and the record that carries it. */
-interface PendingChange {
-  readonly state: GroupState;
-  readonly seq: number;
+/**
+ * An accepted change of a group that is not durable yet: the record that carries it, which is
+ * also the group's accepted state, and once durable its entry in the table (one object per update).
+ */
+interface PendingChange extends LogRecord, GroupState {
+  readonly status: 'live' | 'removed';
 }
 
 type StoreLifecycle = 'open' | 'closing' | 'closed';
@@ -194,7 +196,7 @@ export class MetadataStore {
   groups(): number[] {
     const ids = new Set(this.#table.live.keys());
     for (const [id, change] of this.#pending) {
-      if (change.state.status === 'live') ids.add(id);
+      if (change.status === 'live') ids.add(id);
       else ids.delete(id);
     }
     return [...ids].sort((a, b) => a - b);
@@ -210,11 +212,7 @@ export class MetadataStore {
       this.#queue.assertWritable();
       const state = this.#accepted(id);
       if (state.status !== 'live') return this.#queue.barrier();
-      return this.#enqueue(RecordKind.Remove, id, {
-        status: 'removed',
-        currentTerm: state.currentTerm,
-        votedFor: NONE_SERVER_ID,
-      });
+      return this.#enqueue(RecordKind.Remove, 'removed', id, state.currentTerm, NONE_SERVER_ID);
     });
   }
 
@@ -282,11 +280,7 @@ export class MetadataStore {
         throw err;
       }
       if (next === undefined) return this.#queue.barrier();
-      return this.#enqueue(kind, id, {
-        status: 'live',
-        currentTerm: next.currentTerm,
-        votedFor: next.votedFor,
-      });
+      return this.#enqueue(kind, 'live', id, next.currentTerm, next.votedFor);
     });
   }
 
@@ -303,33 +297,33 @@ export class MetadataStore {
 
   #accepted(id: number): GroupState {
     const pending = this.#pending.get(id);
-    if (pending !== undefined) return pending.state;
+    if (pending !== undefined) return pending;
     const live = this.#table.live.get(id);
-    if (live !== undefined) return { status: 'live', currentTerm: live.currentTerm, votedFor: live.votedFor };
+    if (live !== undefined) return live;
     const tombstone = this.#table.removed.get(id);
     if (tombstone !== undefined)
       return { status: 'removed', currentTerm: tombstone, votedFor: NONE_SERVER_ID };
     return { status: 'fresh', currentTerm: 0, votedFor: NONE_SERVER_ID };
   }
 
-  #enqueue(kind: RecordKind, group: number, state: GroupState): Promise<void> {
+  #enqueue(
+    kind: RecordKind,
+    status: PendingChange['status'],
+    group: number,
+    currentTerm: number,
+    votedFor: number,
+  ): Promise<void> {
     const seq = this.#nextSeq++;
-    this.#pending.set(group, { state, seq });
-    const record: LogRecord = {
-      kind,
-      batchIndex: 0,
-      seq,
-      group,
-      currentTerm: state.currentTerm,
-      votedFor: state.votedFor,
-    };
-    return this.#queue.enqueue(record);
+    const change: PendingChange = { kind, batchIndex: 0, seq, group, currentTerm, votedFor, status };
+    this.#pending.set(group, change);
+    return this.#queue.enqueue(change);
   }
 
   #committed(batch: readonly LogRecord[], bytes: number, durationMs: number): void {
     for (const record of batch) {
-      this.#table.apply(record);
-      if (this.#pending.get(record.group)?.seq === record.seq) this.#pending.delete(record.group);
+      // The records are this store's own PendingChange objects: the table keeps them as entries.
+      this.#table.apply(record, record as PendingChange);
+      if (this.#pending.get(record.group) === record) this.#pending.delete(record.group);
     }
     this.#stats.recordFsync(batch.length, bytes, durationMs);
     if (fsyncChannel.hasSubscribers) {
@@ -344,8 +338,8 @@ export class MetadataStore {
     let removed = this.#table.removed.size;
     for (const [id, change] of this.#pending) {
       const durable = this.#table.removed.has(id);
-      if (change.state.status === 'removed' && !durable) removed++;
-      if (change.state.status !== 'removed' && durable) removed--;
+      if (change.status === 'removed' && !durable) removed++;
+      if (change.status !== 'removed' && durable) removed--;
     }
     return removed;
   }

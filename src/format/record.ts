@@ -201,17 +201,24 @@ export class RecordEncoder {
 
   /** Writes `record` into `target` at `offset` (48 bytes). */
   encodeInto(target: Uint8Array, offset: number, record: LogRecord): void {
-    const slot = target.subarray(offset, offset + LAYOUT_V2.recordSize);
-    slot.fill(0);
-    const view = viewOf(slot);
-    view.setUint8(8, RECORD_KIND[record.kind]);
-    view.setUint32(12, record.batchIndex, true);
-    writeU64(view, 16, record.seq);
-    writeU64(view, 24, record.group);
-    writeU64(view, 32, record.currentTerm);
-    writeU64(view, 40, record.votedFor);
-    view.setUint32(4, crc32Continue(slot.subarray(8), this.#salt), true);
-    view.setUint32(0, crc32(slot.subarray(4)), true);
+    this.encodeAt(target, viewOf(target), offset, record, record.batchIndex);
+  }
+
+  /**
+   * Writes `record` with `batchIndex` into `target` (whose DataView is `view`) at `offset`: the
+   * writer's loop, one DataView per batch and no object per record.
+   */
+  encodeAt(target: Uint8Array, view: DataView, offset: number, record: LogRecord, batchIndex: number): void {
+    const end = offset + LAYOUT_V2.recordSize;
+    target.fill(0, offset, end);
+    view.setUint8(offset + 8, RECORD_KIND[record.kind]);
+    view.setUint32(offset + 12, batchIndex, true);
+    writeU64(view, offset + 16, record.seq);
+    writeU64(view, offset + 24, record.group);
+    writeU64(view, offset + 32, record.currentTerm);
+    writeU64(view, offset + 40, record.votedFor);
+    view.setUint32(offset + 4, crc32Continue(target.subarray(offset + 8, end), this.#salt), true);
+    view.setUint32(offset, crc32(target.subarray(offset + 4, end)), true);
   }
 
   encode(record: LogRecord): Uint8Array {

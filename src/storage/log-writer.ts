@@ -8,6 +8,7 @@ import {
   type LogRecord,
   MAX_BATCH_RECORDS,
   RecordEncoder,
+  viewOf,
 } from '../format/record.js';
 import type { FileHandle, FileSystem } from '../fs/types.js';
 
@@ -159,10 +160,11 @@ export class LogWriter {
       const end = this.#offset + bytes;
       const grow = end > this.#allocated ? end - this.#allocated + this.#growBytes : 0;
       const buffer = new Uint8Array(bytes + grow);
+      const view = viewOf(buffer);
       for (let i = 0; i < part.length; i++) {
         const record = part[i];
         if (record === undefined) continue;
-        this.#encoder.encodeInto(buffer, i * RECORD_SIZE, { ...record, batchIndex: i });
+        this.#encoder.encodeAt(buffer, view, i * RECORD_SIZE, record, i);
       }
       // Crash before this write+fdatasync completes: some prefix of the batch (cut at a sector) may be
       // on disk, the rest is zeros. The reader treats that as a torn tail (every record in it has a
