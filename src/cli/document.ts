@@ -1,15 +1,19 @@
 import { basename, dirname, resolve } from 'node:path';
+import type { NodeIdentity } from '../identity.js';
 import type {
   CorruptionInfo,
   DirectoryKind,
   Examination,
   ExaminedLog,
   ExaminedRecord,
+  ForeignFile,
+  ForeignReason,
+  FormatSummary,
   Verdict,
 } from '../ops/examine.js';
 import type { RepairPlan } from '../ops/repair-plan.js';
-import type { DamagedRange, SalvagedSnapshot } from '../ops/salvage.js';
-import { UpdateKind } from '../state.js';
+import type { DamagedRange, ForeignRecord, SalvagedSnapshot } from '../ops/salvage.js';
+import type { RecordKind } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { CommandName } from './help.js';
 
@@ -59,7 +63,9 @@ export type RefusalReason =
   | 'not-metadata'
   | 'not-a-directory'
   | 'needs-min-term'
-  | 'no-term-left';
+  | 'no-term-left'
+  /** repair: a new-term repair of a directory holding groups other than 0 (exit 5). */
+  | 'multi-group';
 
 export interface RefusalJson {
   readonly reason: RefusalReason;
@@ -196,6 +202,7 @@ export interface DirectoryJson {
   readonly logs: readonly LogJson[];
   readonly lock: LockJson;
   readonly otherFiles: readonly string[];
+  readonly format: FormatJson;
 }
 
 export function corruptionJson(dir: string, error: CorruptionInfo | undefined): CorruptionJson | null {
@@ -210,12 +217,16 @@ export function corruptionJson(dir: string, error: CorruptionInfo | undefined): 
 
 export function snapshotJson(snapshot: SalvagedSnapshot | undefined): SnapshotJson | null {
   if (snapshot === undefined) return null;
+  // Group 0's state (a group still at term 0 with no vote is not written down).
+  const group0 = snapshot.content
+    ? (snapshot.content.groups.get(0) ?? { currentTerm: 0, votedFor: 0 })
+    : undefined;
   return {
     name: snapshot.name,
     size: snapshot.size,
     checksumOk: snapshot.content !== undefined,
-    currentTerm: snapshot.content?.currentTerm ?? null,
-    votedFor: snapshot.content?.votedFor ?? null,
+    currentTerm: group0?.currentTerm ?? null,
+    votedFor: group0?.votedFor ?? null,
     lastSeq: snapshot.content?.lastSeq ?? null,
     problem: snapshot.problem ? { offset: snapshot.problem.offset, reason: snapshot.problem.problem } : null,
     unverified: snapshot.unverified ?? null,
@@ -241,7 +252,7 @@ export function logJson(log: ExaminedLog): LogJson {
     name: log.name,
     size: log.salvage.size,
     firstSeq: log.nameFirstSeq,
-    formatVersion: header?.version ?? null,
+    formatVersion: header?.layout.version ?? null,
     headerProblem: log.salvage.headerProblem?.reason ?? null,
     recordCount: log.scan ? log.scan.recordCount : before.length,
     firstRecordSeq: log.scan ? (log.scan.firstSeq ?? null) : (before[0]?.seq ?? null),
@@ -274,6 +285,7 @@ export function directoryJson(exam: Examination): DirectoryJson {
     logs: exam.logs.map(logJson),
     lock: lockJson(exam.lock),
     otherFiles: exam.otherNames,
+    format: formatJson(exam),
   };
 }
 
@@ -281,14 +293,17 @@ export interface RecordJson {
   readonly offset: number;
   readonly seq: number;
   readonly batchIndex: number;
-  readonly kind: 'term' | 'vote';
+  /** `remove`: a group removed (multi-group directories only). */
+  readonly kind: RecordKind;
+  /** The record's group, present only when it is not 0 (multi-group directories only). */
+  readonly group?: number;
   readonly currentTerm: number;
   readonly votedFor: number;
   readonly status: ExaminedRecord['status'];
 }
 
-export function kindName(kind: UpdateKind): 'term' | 'vote' {
-  return kind === UpdateKind.Term ? 'term' : 'vote';
+export function kindName(kind: RecordKind): RecordKind {
+  return kind;
 }
 
 export function recordJson(record: ExaminedRecord): RecordJson {
@@ -297,9 +312,104 @@ export function recordJson(record: ExaminedRecord): RecordJson {
     seq: record.seq,
     batchIndex: record.batchIndex,
     kind: kindName(record.kind),
+    ...(record.group === 0 ? {} : { group: record.group }),
     currentTerm: record.currentTerm,
     votedFor: record.votedFor,
     status: record.status,
+  };
+}
+
+// ---- format versions and identity (inspect, verify, dump, repair) ------------------------------
+
+export interface IdentityJson {
+  readonly clusterId: string | number;
+  readonly nodeId: string | number;
+}
+
+export interface ForeignFileJson {
+  readonly name: string;
+  readonly version: 1 | 2 | null;
+  readonly directoryId: string | null;
+  readonly reason: ForeignReason;
+  readonly message: string;
+}
+
+/**
+ * Which format each file is in and whose directory this is. A field of its own (not inside `logs[]`
+ * or `snapshot`, whose shapes are closed in schema version 1), so that every document a 0.1.0
+ * schema accepted still validates.
+ */
+export interface FormatJson {
+  readonly summary: FormatSummary;
+  /** The summary in words (`v1 and v2: upgrade in progress, ...`). */
+  readonly message: string;
+  readonly versions: readonly (1 | 2)[];
+  readonly directoryId: string | null;
+  readonly directoryIdFrom: string | null;
+  /** The node identity stamped in the snapshot, or null (none, or the snapshot does not decode). */
+  readonly identity: IdentityJson | null;
+  readonly snapshot: {
+    readonly name: string;
+    readonly version: 1 | 2 | null;
+    readonly directoryId: string | null;
+  } | null;
+  readonly logs: readonly {
+    readonly name: string;
+    readonly version: 1 | 2 | null;
+    readonly directoryId: string | null;
+    readonly foreign: boolean;
+    /** Whole records of another directory inside this log (format v2). */
+    readonly foreignRecords: readonly ForeignRecord[];
+  }[];
+  readonly foreignFiles: readonly ForeignFileJson[];
+}
+
+export const FORMAT_TEXT: Readonly<Record<FormatSummary, string>> = {
+  none: 'unknown (no file of a known format version decodes)',
+  v1: 'v1 (written by 0.1.0): the next open rewrites it as v2',
+  v2: 'v2',
+  'v1-and-v2': 'v1 and v2: upgrade in progress, the next open/compaction finishes it',
+};
+
+export function identityJson(identity: NodeIdentity | undefined): IdentityJson | null {
+  return identity === undefined ? null : { clusterId: identity.clusterId, nodeId: identity.nodeId };
+}
+
+export function foreignFileJson(file: ForeignFile): ForeignFileJson {
+  return {
+    name: file.name,
+    version: file.version ?? null,
+    directoryId: file.directoryId ?? null,
+    reason: file.reason,
+    message: file.message,
+  };
+}
+
+export function formatJson(exam: Examination): FormatJson {
+  const format = exam.format;
+  const content = exam.snapshot?.content;
+  return {
+    summary: format.summary,
+    message: FORMAT_TEXT[format.summary],
+    versions: format.versions,
+    directoryId: format.directoryId ?? null,
+    directoryIdFrom: format.directoryIdFrom ?? null,
+    identity: identityJson(format.identity),
+    snapshot: exam.snapshot
+      ? {
+          name: exam.snapshot.name,
+          version: content?.version ?? null,
+          directoryId: content?.directoryId ?? null,
+        }
+      : null,
+    logs: exam.logs.map((log) => ({
+      name: log.name,
+      version: log.version ?? null,
+      directoryId: log.directoryId ?? null,
+      foreign: log.foreign !== undefined,
+      foreignRecords: log.salvage.foreign,
+    })),
+    foreignFiles: format.foreignFiles.map(foreignFileJson),
   };
 }
 
@@ -320,6 +430,16 @@ export function planJson(plan: RepairPlan, exam: Examination) {
     backupFiles: plan.backup,
     removeFiles: plan.remove,
     reasons: plan.reasons,
-    warnings: plan.warnings.map((message) => ({ code: 'min-term-overridden', message })),
+    warnings: plan.warnings,
+    format: formatJson(exam),
+    keep: {
+      directoryId: plan.keep.directoryId ?? null,
+      directoryIdFrom: plan.keep.directoryIdFrom ?? null,
+      newDirectoryId: plan.strategy !== 'none' && plan.keep.directoryId === undefined,
+      identity: identityJson(plan.keep.identity),
+    },
+    setAside: plan.setAside.map(foreignFileJson),
+    createFile: plan.createLog ?? null,
+    otherGroups: plan.otherGroups,
   };
 }

@@ -66,7 +66,9 @@ const HELP: Record<CommandName, string> = {
 
 Shows, without changing anything:
   - the state a node would load from DIR (term, vote, last sequence number), or why it would refuse
-  - the snapshot (metadata.json): sequence number it covers, checksum ok, size
+  - the format: v1 (0.1.0), v2, or v1 and v2 (an upgrade in progress), the directory id and the
+    node identity stamped in the snapshot (or none), and every file of another directory
+  - the snapshot (metadata.json): format version, sequence number it covers, checksum ok, size
   - each log file: format version, record count, first and last sequence number, and its tail:
     clean, or torn at byte N with K non-zero bytes after it, or corrupt at byte N
   - the lock: free, or held by pid P on host H since T (as LOCK records its owner)
@@ -85,7 +87,9 @@ Exit:
      open keeps every valid record, starts a new log after them and removes the torn log
      (or run: ${RUN} compact DIR)
   2  corrupt: damage a crash cannot explain; a node refuses to start (ERR_METADATA_CORRUPT).
-     The message says which file, which byte and what. Next: ${RUN} repair DIR
+     The message says which file, which byte and what, including a file or record that
+     "belongs to another directory" and a "log ... is missing". Next: ${RUN} repair DIR
+The message also says each file's format version, the directory id and the node identity.
   3  not a metadata directory: DIR is missing, not a directory, or has no metadata.json and no
      log-*.wal file (an empty directory included: a node started there begins at term 0)
 
@@ -97,12 +101,14 @@ Also: 64 usage, 74 I/O error.`,
   dump: `Usage: ${USAGE.dump}
 
 Lists the snapshot and every readable record of every log file: byte offset, sequence number, batch
-index, kind (term or vote), the term and vote after the record, and its status:
+index, kind (term or vote), the term and vote after the record, and its status (whole records of
+another directory are FOREIGN rows, never damage):
   applied      replayed on top of the snapshot (part of the state a node loads)
   covered      at or below the snapshot's sequence number (the snapshot already has it)
   torn         in a torn tail (never acknowledged; discarded on open)
   rejected     the record at which replay stopped (sequence gap or broken Raft rule)
   not-reached  after the damage: readable, but a node never loads it
+  foreign      in a log of another directory: never this node's state
 Damaged byte ranges are listed where they are, and for each log where its valid records stop.
 Read-only; safe while a node runs.
 
@@ -126,12 +132,14 @@ Exit: 0 done, 2 corrupt (use repair), 3 not a metadata directory (compact never 
 Without --yes: prints the diagnosis and the plan, changes nothing (exit 1 if there is something
 to do, 0 if the directory is clean).
 With --yes: takes the directory's lock through the library (refuses, exit 4, while another
-process holds it), copies every metadata file into DIR/backup-<time>/, then:
-  torn tail   writes the state a node loads as the snapshot and removes the logs (what an open
-              plus compaction does); nothing acknowledged is lost, the vote is kept.
+process holds it), copies every metadata file into DIR/backup-<time>/ (files of another
+directory into its foreign/: they are removed from DIR, never replayed), creates the empty log the
+new snapshot names, writes the snapshot with the directory's id and node identity, then:
+  torn tail   writes the state a node loads as the snapshot and removes the old logs (what an
+              open plus compaction does); nothing acknowledged is lost, the vote is kept.
   corrupt     writes a snapshot with term = 1 + the highest term in any readable record or
               snapshot (records after the damage included) and no vote, covering the highest
-              sequence number seen, and removes the logs. The node can then vote at most once,
+              sequence number seen, and removes the old logs. The node can then vote at most once,
               in a term above any term it may already have voted in.
   --min-term  (or --bump-term) on a clean or torn directory: the same new-term repair.
 It then loads the directory again with the library and prints the state before and after.
@@ -141,8 +149,9 @@ Options:
   --min-term N   move to a new term of at least N with no vote: the new term is
                  max(N, highest term seen + 1); an N not above the highest term seen is
                  overridden, with a warning. Required when the disk does not prove the highest
-                 term the node reached (a damaged snapshot with no readable record after it, or
-                 damage at the end of the newest log): use a term above any term the cluster
+                 term the node reached (a damaged snapshot with no readable record after it,
+                 damage at the end of the newest log, a missing log, files of another
+                 directory): use a term above any term the cluster
                  reached, e.g. the leader's current term + 1. Given on a clean directory, raising
                  the term is the repair.
   --bump-term    also move to a new term with no vote when the directory is clean or only torn

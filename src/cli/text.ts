@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { describeIdentity } from '../errors.js';
 import { headerNeverWritten, type LogHeader } from '../format/record.js';
+import type { NodeIdentity } from '../identity.js';
 import type { CorruptionInfo, Examination, ExaminedLog } from '../ops/examine.js';
 import type { DamagedRange, SalvagedLog } from '../ops/salvage.js';
 import { NONE_SERVER_ID } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { LogEnd } from '../storage/log-reader.js';
-import { logJson, nameIn, type SnapshotJson } from './document.js';
+import { type FormatJson, formatJson, logJson, nameIn, type SnapshotJson } from './document.js';
 import { RUN } from './help.js';
 
 /**
@@ -133,10 +135,12 @@ export const VERDICT_TEXT = {
   'not-metadata': 'not a metadata directory',
 } as const;
 
-export function snapshotText(snapshot: SnapshotJson | null): string {
+export function snapshotText(snapshot: SnapshotJson | null, format?: FormatJson): string {
   if (snapshot === null) return 'none (state starts at term 0; the logs hold everything)';
   if (snapshot.checksumOk) {
-    return `${snapshot.name}: covers seq 1..${snapshot.lastSeq}, term ${snapshot.currentTerm}, vote ${vote(snapshot.votedFor ?? 0)}, checksum ok, ${plural(snapshot.size, 'byte')}`;
+    const version = format?.snapshot?.version;
+    const v = version === undefined || version === null ? '' : `format v${version}, `;
+    return `${snapshot.name}: ${v}covers seq 1..${snapshot.lastSeq}, term ${snapshot.currentTerm}, vote ${vote(snapshot.votedFor ?? 0)}, checksum ok, ${plural(snapshot.size, 'byte')}`;
   }
   const claims = snapshot.unverified
     ? `; its JSON claims ${Object.entries(snapshot.unverified)
@@ -156,7 +160,7 @@ export function headerText(salvage: SalvagedLog, decoded: (header: LogHeader) =>
 
 export function logText(examined: ExaminedLog): string {
   const log = logJson(examined);
-  const version = headerText(examined.salvage, (header) => `format v${header.version}`);
+  const version = headerText(examined.salvage, (header) => `format v${header.layout.version}`);
   const range =
     log.recordCount === 0
       ? ''
@@ -172,7 +176,67 @@ export function logText(examined: ExaminedLog): string {
     lines.push(`${plural(log.readableRecords, 'readable record')} in all, counting those after the damage`);
   }
   if (log.tail.kind === 'corrupt') for (const d of log.damage) lines.push(damageText(d));
+  lines.push(...foreignLines(examined));
   return lines.join('\n');
+}
+
+/** What of a log belongs to another directory, in lines (none when nothing does). */
+export function foreignLines(examined: ExaminedLog): string[] {
+  const lines: string[] = [];
+  const file = examined.foreign;
+  if (file !== undefined) {
+    const whose =
+      file.directoryId === undefined ? 'a format-v1 log after format v2' : `directory id ${file.directoryId}`;
+    lines.push(`BELONGS TO ANOTHER DIRECTORY (${whose}): never replayed; \`repair\` sets it aside`);
+  }
+  const foreign = examined.salvage.foreign;
+  const first = foreign[0];
+  if (first !== undefined) {
+    lines.push(
+      `${plural(foreign.length, 'whole record')} of another directory (the first at byte ${first.offset}, seq ${first.seq}): not this node's, never replayed`,
+    );
+  }
+  return lines;
+}
+
+export function identityText(identity: NodeIdentity | undefined | null): string {
+  if (identity === undefined || identity === null) {
+    return 'none (not stamped: the next MetadataManager.open with the identity option stamps it)';
+  }
+  return describeIdentity(identity);
+}
+
+/** The directory's id in words. */
+export function directoryIdText(format: FormatJson): string {
+  if (format.directoryId === null) return 'none (format v1 has none: the next open makes one)';
+  return `${format.directoryId} (from ${format.directoryIdFrom})`;
+}
+
+/** Rows saying which format each file is in and whose directory this is (inspect, repair). */
+export function formatRows(format: FormatJson): [string, string][] {
+  const rows: [string, string][] = [
+    ['format', format.message],
+    ['directory id', directoryIdText(format)],
+    ['identity', identityText(format.identity)],
+  ];
+  for (const file of format.foreignFiles) rows.push(['FOREIGN', file.message]);
+  return rows;
+}
+
+/** One line for verify and dump: the format of every file, the directory id, the identity. */
+export function formatLine(exam: Examination): string {
+  const format = formatJson(exam);
+  const files = [
+    ...(format.snapshot ? [`${format.snapshot.name} ${versionText(format.snapshot.version)}`] : []),
+    ...format.logs.map(
+      (log) => `${log.name} ${versionText(log.version)}${log.foreign ? " (another directory's)" : ''}`,
+    ),
+  ];
+  return `Format: ${format.message} (${files.join(', ')}); directory id ${directoryIdText(format)}; node identity ${identityText(format.identity)}.`;
+}
+
+function versionText(version: 1 | 2 | null): string {
+  return version === null ? 'unreadable' : `v${version}`;
 }
 
 /** The verify verdict as sentences: the first line is the summary. */
@@ -189,6 +253,7 @@ export function verifyLines(exam: Examination): string[] {
         lines.push(
           `OK: ${resolve(dir)} is clean; a node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}.`,
         );
+      lines.push(formatLine(exam));
       break;
     case 'torn': {
       if (!recovered) break;
@@ -196,6 +261,7 @@ export function verifyLines(exam: Examination): string[] {
         log.scan.end.kind === 'torn' ? [`${log.name}: ${tailText(log.scan.end)}.`] : [],
       );
       lines.push(`TORN TAIL (recoverable) in ${resolve(dir)}: ${torn[0] ?? ''}`, ...torn.slice(1));
+      lines.push(formatLine(exam));
       lines.push(
         'A crash cut the last write short before its fdatasync returned: none of it was acknowledged, nothing is lost.',
         `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`${RUN} compact ${dir}\` does it now.`,
@@ -208,7 +274,19 @@ export function verifyLines(exam: Examination): string[] {
       lines.push(`CORRUPT: ${corruptionText(dir, error)}`);
       lines.push(
         'A node refuses to start on this directory (ERR_METADATA_CORRUPT): this is not what a crash leaves.',
+        formatLine(exam),
       );
+      for (const file of exam.format.foreignFiles) {
+        lines.push(`${file.message}; never replayed (\`repair\` moves it into its backup folder)`);
+      }
+      for (const log of exam.logs) {
+        const first = log.salvage.foreign[0];
+        if (log.foreign === undefined && first !== undefined) {
+          lines.push(
+            `${log.name}: ${plural(log.salvage.foreign.length, 'whole record')} of another directory from byte ${first.offset}: not this node's, never replayed`,
+          );
+        }
+      }
       const claims = exam.snapshot?.unverified;
       if (exam.snapshot && exam.snapshot.content === undefined && claims !== undefined) {
         const said = Object.entries(claims).map(([key, value]) => `${key} ${value}`);

@@ -1,22 +1,36 @@
 import { join } from 'node:path';
-import { hasErrno, RepairError } from '../errors.js';
+import { CorruptionError, hasErrno, RepairError } from '../errors.js';
+import { type DirectoryId, newDirectoryId } from '../format/directory-id.js';
 import type { FileSystem } from '../fs/types.js';
+import { type NodeIdentity, sameIdentity } from '../identity.js';
 import { CHUNK_BYTES } from '../storage/log-reader.js';
+import { LogWriter } from '../storage/log-writer.js';
 import { type RecoveredDirectory, recoverDirectory } from '../storage/recovery.js';
 import { writeSnapshot } from '../storage/snapshot-file.js';
 import type { RepairPlan } from './repair-plan.js';
 
 /**
  * Carries out a {@link RepairPlan} under the directory's lock: back up every metadata file into
- * `DIR/backup-<time>/`, write a fresh snapshot with the library's {@link writeSnapshot}, remove the
- * logs, fsync, and load the result with the library's reader to check it.
+ * `DIR/backup-<time>/` (files of another directory into its `foreign/`), create the empty log the
+ * new snapshot names, write the snapshot with the library's {@link writeSnapshot}, remove the old
+ * logs and the foreign files, fsync, and load the result with the library's reader to check it.
  */
+
+/** The subfolder of the backup folder that receives the files of another directory. */
+export const FOREIGN_FOLDER = 'foreign';
 
 export interface RepairResult {
   /** Absolute or dir-relative path of the backup folder (inside the directory). */
   readonly backupDir: string;
   readonly copied: readonly { readonly name: string; readonly bytes: number }[];
   readonly removed: readonly string[];
+  /** Files of another directory, now only in `<backupDir>/foreign/`, with the id they carry. */
+  readonly setAside: readonly { readonly name: string; readonly directoryId: DirectoryId | undefined }[];
+  /** The empty log created for the new snapshot. */
+  readonly created: string;
+  /** The repaired directory's id (kept, or made now for a format-v1 directory). */
+  readonly directoryId: DirectoryId;
+  readonly identity: NodeIdentity | undefined;
   /** The directory loaded again after the repair, through the library's reader. */
   readonly recovered: RecoveredDirectory;
 }
@@ -54,16 +68,27 @@ async function copyFile(fs: FileSystem, from: string, to: string): Promise<numbe
 
 /**
  * Carries out `plan` on `dir`. The caller must hold the directory's lock (see `acquireLock`) and
- * must have made `plan` from an examination taken under that lock.
+ * must have made `plan` from an examination taken under that lock. Each step says what a crash
+ * right after it leaves; in every case the old files stay in the directory until the new snapshot
+ * is durable, and running `repair` again is safe.
  *
- * 1. Copies every file in `plan.backup` into a new `DIR/backup-<time>/` and fsyncs the copies and
- *    both directories. The library reads only top-level `metadata.json` and `log-*.wal`, so the
- *    backup folder is never loaded.
- * 2. Writes `plan.after` as the snapshot ({@link writeSnapshot}: temp file, fsync, rename, fsync).
- * 3. Removes the logs in `plan.remove` and fsyncs the directory. A crash before this leaves the
- *    new snapshot with the old logs: a damaged log still fails to load, and repairing again is safe
- *    (its term is then above the new snapshot's).
- * 4. Loads the directory with the library's reader and checks it is the planned state.
+ * 1. Copies every file in `plan.backup` into a new `DIR/backup-<time>/` (files of another
+ *    directory into its `foreign/`) and fsyncs the copies and the directories. The library reads
+ *    only top-level `metadata.json` and `log-*.wal`, so the backup is never loaded. Crash: the
+ *    directory is untouched, plus a (maybe partial) backup folder.
+ * 2. Creates the empty format-v2 log `plan.createLog` (`log-<lastSeq+1>`) with the directory's id
+ *    ({@link LogWriter.create}: temp name, header, fdatasync, rename, directory fsync; it replaces
+ *    an old log of that name atomically, whose bytes are in the backup). Crash: the old snapshot
+ *    and logs plus one log without records, which changes no state a load can return: the old
+ *    directory still loads as before, or is still refused (and a repair again sees the same).
+ * 3. Writes the new snapshot ({@link writeSnapshot}: temp file, fsync, rename, fsync), with the
+ *    directory's id and node identity, naming the log of step 2 as the one after it. Crash: the
+ *    new snapshot with the old logs, whose records it covers (a damaged or foreign one still makes
+ *    the load fail; repairing again then moves to a term above the new snapshot's).
+ * 4. Removes the old logs and the foreign files (their copies are in the backup) and fsyncs.
+ *    Crash: some of them remain; as after step 3.
+ * 5. Loads the directory with the library's reader and checks it is the planned state, directory
+ *    id and identity, with only the log of step 2 (`ERR_REPAIR_FAILED` otherwise).
  */
 export async function applyRepair(
   fs: FileSystem,
@@ -71,11 +96,16 @@ export async function applyRepair(
   now: Date = new Date(),
 ): Promise<RepairResult> {
   const after = plan.after;
-  if (plan.strategy === 'none' || after === undefined)
+  const createLog = plan.createLog;
+  if (plan.strategy === 'none' || after === undefined || createLog === undefined)
     throw new RepairError('ERR_REPAIR_REFUSED', 'nothing to repair');
   if (plan.needsMinTerm)
     throw new RepairError('ERR_REPAIR_REFUSED', 'the plan needs a minimum term (--min-term)');
   const dir = plan.dir;
+  const directoryId = plan.keep.directoryId ?? newDirectoryId();
+  const identity = plan.keep.identity;
+
+  // 1. The backup.
   let backupDir = join(dir, backupName(now));
   for (let n = 1; ; n++) {
     try {
@@ -86,15 +116,34 @@ export async function applyRepair(
       backupDir = join(dir, `${backupName(now)}-${n}`);
     }
   }
+  const foreign = new Set(plan.setAside.map((f) => f.name));
+  const foreignDir = join(backupDir, FOREIGN_FOLDER);
+  if (foreign.size > 0) await fs.mkdir(foreignDir);
   const copied: { name: string; bytes: number }[] = [];
   for (const name of plan.backup) {
-    const bytes = await copyFile(fs, join(dir, name), join(backupDir, name));
-    copied.push({ name, bytes });
+    const target = foreign.has(name) ? join(foreignDir, name) : join(backupDir, name);
+    const bytes = await copyFile(fs, join(dir, name), target);
+    copied.push({ name: foreign.has(name) ? `${FOREIGN_FOLDER}/${name}` : name, bytes });
   }
+  if (foreign.size > 0) await fs.syncDir(foreignDir);
   await fs.syncDir(backupDir);
   await fs.syncDir(dir);
 
-  await writeSnapshot(fs, dir, after);
+  // 2. The log the new snapshot names (durable under its name before the snapshot exists).
+  const firstSeq = after.lastSeq + 1;
+  const writer = await LogWriter.create(fs, dir, firstSeq, directoryId);
+  await writer.close();
+
+  // 3. The snapshot.
+  await writeSnapshot(fs, dir, {
+    directoryId,
+    identity,
+    lastSeq: after.lastSeq,
+    groups: plan.groups,
+    removed: plan.removed,
+  });
+
+  // 4. The old logs and the foreign files.
   const removed: string[] = [];
   for (const name of plan.remove) {
     try {
@@ -106,16 +155,46 @@ export async function applyRepair(
   }
   await fs.syncDir(dir);
 
-  const recovered = await recoverDirectory(fs, dir);
-  const ok =
-    recovered.state.currentTerm === after.currentTerm &&
-    recovered.state.votedFor === after.votedFor &&
-    recovered.lastSeq === after.lastSeq;
-  if (!ok) {
+  // 5. The check, through the library's reader.
+  let recovered: RecoveredDirectory;
+  try {
+    recovered = await recoverDirectory(fs, dir);
+  } catch (err) {
+    if (!(err instanceof CorruptionError)) throw err;
     throw new RepairError(
       'ERR_REPAIR_FAILED',
-      `after the repair the directory loads term ${recovered.state.currentTerm}, vote ${recovered.state.votedFor}, seq ${recovered.lastSeq}; expected term ${after.currentTerm}, vote ${after.votedFor}, seq ${after.lastSeq}`,
+      `after the repair the directory does not load: ${err.message}`,
     );
   }
-  return { backupDir, copied, removed, recovered };
+  const problems: string[] = [];
+  const state = recovered.state;
+  if (
+    state.currentTerm !== after.currentTerm ||
+    state.votedFor !== after.votedFor ||
+    recovered.lastSeq !== after.lastSeq
+  ) {
+    problems.push(
+      `it loads term ${state.currentTerm}, vote ${state.votedFor}, seq ${recovered.lastSeq}; expected term ${after.currentTerm}, vote ${after.votedFor}, seq ${after.lastSeq}`,
+    );
+  }
+  if (recovered.directoryId !== directoryId) {
+    problems.push(`its directory id is ${recovered.directoryId ?? 'none'}; expected ${directoryId}`);
+  }
+  const sameStamp =
+    identity === undefined || recovered.identity === undefined
+      ? identity === recovered.identity
+      : sameIdentity(identity, recovered.identity);
+  if (!sameStamp) problems.push('its node identity is not the one the directory had');
+  const logs = recovered.logs.map((log) => log.name);
+  if (logs.length !== 1 || logs[0] !== createLog) {
+    problems.push(`its logs are ${logs.length > 0 ? logs.join(', ') : 'none'}; expected ${createLog} alone`);
+  }
+  if (problems.length > 0) {
+    throw new RepairError(
+      'ERR_REPAIR_FAILED',
+      `after the repair the directory is not as planned: ${problems.join('; ')}`,
+    );
+  }
+  const setAside = plan.setAside.map((f) => ({ name: f.name, directoryId: f.directoryId }));
+  return { backupDir, copied, removed, setAside, created: createLog, directoryId, identity, recovered };
 }

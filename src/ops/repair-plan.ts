@@ -1,7 +1,8 @@
-import { SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
-import type { SnapshotContent } from '../format/snapshot-codec.js';
-import { NONE_SERVER_ID } from '../state.js';
-import type { Examination, Verdict } from './examine.js';
+import type { DirectoryId } from '../format/directory-id.js';
+import { logName, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
+import type { NodeIdentity } from '../identity.js';
+import { type HardState, NONE_SERVER_ID } from '../state.js';
+import type { Examination, ForeignFile, Verdict } from './examine.js';
 
 /**
  * What a repair of a metadata directory does, decided from an {@link Examination}: {@link planRepair}
@@ -40,6 +41,29 @@ export interface RepairOptions {
   readonly bumpTerm?: boolean;
 }
 
+/** Group 0's state the repaired snapshot holds, and the last sequence number it covers. */
+export interface RepairTarget {
+  readonly currentTerm: number;
+  readonly votedFor: number;
+  readonly lastSeq: number;
+}
+
+/** Whose directory the repaired one is: the same as before the repair. */
+export interface KeptIdentity {
+  /** The directory's id ({@link ownDirectoryId}); undefined: it has none yet (format v1), one is made. */
+  readonly directoryId: DirectoryId | undefined;
+  /** Where it was read. */
+  readonly directoryIdFrom: string | undefined;
+  /** The node identity of the snapshot (or of a whole `metadata.json.tmp` of the same directory). */
+  readonly identity: NodeIdentity | undefined;
+}
+
+export interface RepairWarning {
+  /** `min-term-overridden`, `identity-unknown`. */
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface RepairPlan {
   readonly dir: string;
   readonly verdict: Verdict;
@@ -49,7 +73,25 @@ export interface RepairPlan {
     | { readonly currentTerm: number; readonly votedFor: number; readonly lastSeq: number }
     | undefined;
   /** The snapshot the repair writes (undefined for `none`, or when no new term is possible). */
-  readonly after: SnapshotContent | undefined;
+  readonly after: RepairTarget | undefined;
+  /** Every group the snapshot holds (group 0 is {@link after}'s; others only for `compact`). */
+  readonly groups: ReadonlyMap<number, HardState>;
+  /** Removed groups the snapshot keeps (`compact` only). */
+  readonly removed: ReadonlyMap<number, number>;
+  /** The directory id and node identity the repaired directory keeps. */
+  readonly keep: KeptIdentity;
+  /**
+   * Groups other than 0 this directory's files hold. A `new-term` repair knows how to move group 0
+   * only, so it refuses a directory that has others (written by a multi-group store).
+   */
+  readonly otherGroups: readonly number[];
+  /** Files of another directory: moved into the backup folder's `foreign/`, never replayed. */
+  readonly setAside: readonly ForeignFile[];
+  /**
+   * The empty format-v2 log the repair creates, `log-<lastSeq + 1>`: the log the new snapshot
+   * names as the one after it (undefined when nothing is written).
+   */
+  readonly createLog: string | undefined;
   /** Highest term in any readable record or snapshot (including damaged snapshots that parse). */
   readonly highestTerm: Evidence;
   /** Highest sequence number any file shows (records, snapshots, log names and headers). */
@@ -62,14 +104,19 @@ export interface RepairPlan {
   readonly endProven: boolean;
   /** Set when the plan cannot proceed without `minTerm`. */
   readonly needsMinTerm: boolean;
-  /** Names copied into the backup folder first. */
+  /** Names copied into the backup folder first (the foreign ones into its `foreign/`). */
   readonly backup: readonly string[];
-  /** Log names removed after the new snapshot is durable. */
+  /** Names removed after the new snapshot is durable (old logs, foreign files). */
   readonly remove: readonly string[];
   /** Why this plan, and why it is safe, in sentences. */
   readonly reasons: readonly string[];
-  /** What the operator asked for that the plan does not do as asked (a `minTerm` too low). */
-  readonly warnings: readonly string[];
+  /** What the plan does not do as asked (a `minTerm` too low), or cannot keep (an unreadable identity). */
+  readonly warnings: readonly RepairWarning[];
+}
+
+/** Group 0's term in a snapshot's groups (0 when the group is still fresh). */
+function termOf(groups: ReadonlyMap<number, HardState>): number {
+  return groups.get(0)?.currentTerm ?? 0;
 }
 
 /** Every number the directory shows, for the highest term and sequence number. */
@@ -86,7 +133,7 @@ function collectEvidence(exam: Examination): {
     if (snap === undefined) continue;
     if (snap.content !== undefined) {
       const where = `${snap.name} (checksum ok)`;
-      terms.push({ value: snap.content.currentTerm, source: where });
+      terms.push({ value: termOf(snap.content.groups), source: where });
       seqs.push({ value: snap.content.lastSeq, source: where });
       proofs.push({ value: snap.content.lastSeq, source: where });
     } else if (snap.unverified !== undefined) {
@@ -97,6 +144,8 @@ function collectEvidence(exam: Examination): {
     }
   }
   for (const log of exam.logs) {
+    // A file of another directory is set aside: none of its numbers is this node's.
+    if (log.foreign !== undefined) continue;
     seqs.push({ value: log.nameFirstSeq - 1, source: `${log.name} (file name)` });
     const header = log.salvage.header;
     if (header !== undefined) seqs.push({ value: header.firstSeq - 1, source: `${log.name} (header)` });
@@ -122,13 +171,27 @@ function unprovenEnd(
   proofs: readonly Evidence[],
 ): string | undefined {
   const snapshot = exam.snapshot;
-  if (snapshot !== undefined && snapshot.content === undefined && exam.logs.length === 0) {
+  const own = exam.logs.filter((log) => log.foreign === undefined);
+  const foreign = exam.format.foreignFiles;
+  if (foreign.length > 0) {
+    return `${foreign.map((f) => f.name).join(', ')} belong${foreign.length === 1 ? 's' : ''} to another directory, and may stand in place of this directory's own files of the same name, whose records (and terms) are then lost`;
+  }
+  const overwritten = own.find((log) => log.salvage.foreign.length > 0);
+  if (overwritten !== undefined) {
+    const first = overwritten.salvage.foreign[0];
+    return `${overwritten.name} holds records of another directory (the first at byte ${first?.offset}), written over this directory's own, which are then lost`;
+  }
+  const content = snapshot?.content;
+  if (content?.version === 2 && !own.some((log) => log.nameFirstSeq === content.lastSeq + 1)) {
+    return `the snapshot names ${logName(content.lastSeq + 1)} as the log after seq ${content.lastSeq}, and it is missing: updates acknowledged after the snapshot may be lost`;
+  }
+  if (snapshot !== undefined && snapshot.content === undefined && own.length === 0) {
     return 'the snapshot is damaged and no log follows it';
   }
   if (highestSeq.value > 0 && !proofs.some((p) => p.value >= highestSeq.value)) {
     return `sequence number ${highestSeq.value} (${highestSeq.source}) is above every CRC-valid record and checksummed snapshot`;
   }
-  const newest = exam.logs.at(-1);
+  const newest = own.at(-1);
   if (newest !== undefined && newest.scanError !== undefined) {
     // Damage after the last readable record of the newest log is a torn write when the library's
     // reader says so (never acknowledged); otherwise it may have held acknowledged records.
@@ -147,6 +210,45 @@ function highest(list: readonly Evidence[], fallback: Evidence): Evidence {
   return best;
 }
 
+/** The directory id and node identity the repair keeps, and a warning when the identity is unreadable. */
+function keptIdentity(exam: Examination): { keep: KeptIdentity; warning: RepairWarning | undefined } {
+  const format = exam.format;
+  let identity = format.identity;
+  let warning: RepairWarning | undefined;
+  if (exam.snapshot !== undefined && exam.snapshot.content === undefined) {
+    // The damaged snapshot may have carried a stamp; a whole temp snapshot of the same directory
+    // (a compaction cut short) carries the same one.
+    const temp = exam.snapshotTemp?.content;
+    if (temp?.directoryId !== undefined && temp.directoryId === format.directoryId) identity = temp.identity;
+    else {
+      warning = {
+        code: 'identity-unknown',
+        message:
+          "metadata.json is damaged, so the node identity it may carry ({clusterId, nodeId}) cannot be read: the repaired directory has none, and the next MetadataManager.open with the identity option stamps it. Open it with this node's identity.",
+      };
+    }
+  }
+  return {
+    keep: { directoryId: format.directoryId, directoryIdFrom: format.directoryIdFrom, identity },
+    warning,
+  };
+}
+
+/** Groups other than 0 in this directory's own files (records, snapshots). */
+function otherGroupsOf(exam: Examination): number[] {
+  const groups = new Set<number>();
+  for (const snap of [exam.snapshot, exam.snapshotTemp]) {
+    for (const id of [...(snap?.content?.groups.keys() ?? []), ...(snap?.content?.removed.keys() ?? [])]) {
+      groups.add(id);
+    }
+  }
+  for (const log of exam.logs) {
+    if (log.foreign === undefined) for (const record of log.salvage.records) groups.add(record.group);
+  }
+  groups.delete(0);
+  return [...groups].sort((a, b) => a - b);
+}
+
 /** Decides what a repair of `exam` does. Pure: changes nothing. */
 export function planRepair(exam: Examination, options: RepairOptions = {}): RepairPlan {
   const { terms, seqs, proofs } = collectEvidence(exam);
@@ -160,7 +262,9 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     ...(exam.snapshotTemp ? [SNAPSHOT_TEMP_NAME] : []),
     ...exam.logs.map((l) => l.name),
   ];
-  const logNames = exam.logs.map((l) => l.name);
+  const setAside = exam.format.foreignFiles;
+  const { keep, warning: identityWarning } = keptIdentity(exam);
+  const otherGroups = otherGroupsOf(exam);
   const reasons: string[] = [];
   const base = {
     dir: exam.dir,
@@ -169,12 +273,31 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     highestTerm,
     highestSeq,
     endProven,
+    keep,
+    otherGroups,
+    setAside,
   };
+  /** Every log goes but the one the repair creates (its creation replaces one of that name). */
+  const removeFor = (createLog: string): string[] =>
+    exam.logs.map((l) => l.name).filter((name) => name !== createLog);
+  const aside = (): string[] =>
+    setAside.length === 0
+      ? []
+      : [
+          `${setAside.map((f) => `${f.name} (${f.directoryId === undefined ? `format v${f.version}` : `directory id ${f.directoryId}`})`).join(', ')}: ${setAside.length === 1 ? 'a file' : 'files'} of another directory (this directory's id is ${keep.directoryId ?? 'none'}, from ${keep.directoryIdFrom ?? 'nothing'}). The repair moves it into the backup folder's foreign/ subfolder: never replayed and never adopted; none of its numbers counts as this node's.`,
+        ];
+  const identityReason = (): string =>
+    keep.directoryId === undefined
+      ? 'The directory has no directory id yet (format v1): the repair makes one, and writes it into the new snapshot and the new log (format v2).'
+      : `The repaired directory keeps its directory id ${keep.directoryId} (from ${keep.directoryIdFrom}) and its node identity (${keep.identity === undefined ? 'none' : `clusterId ${JSON.stringify(keep.identity.clusterId)}, nodeId ${JSON.stringify(keep.identity.nodeId)}`}).`;
 
   const nothingToDo = (reason: string): RepairPlan => ({
     ...base,
     strategy: 'none',
     after: undefined,
+    groups: new Map(),
+    removed: new Map(),
+    createLog: undefined,
     needsMinTerm: false,
     backup: [],
     remove: [],
@@ -184,23 +307,29 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
   if (exam.verdict === 'not-metadata') return nothingToDo('not a metadata directory: nothing to repair');
   const wantNewTerm =
     exam.verdict === 'corrupt' || options.bumpTerm === true || options.minTerm !== undefined;
+  const recovered = exam.recovered;
   if (!wantNewTerm) {
-    if (exam.verdict === 'clean' || before === undefined) {
+    if (exam.verdict === 'clean' || before === undefined || recovered === undefined) {
       return nothingToDo('the directory is clean: nothing to repair');
     }
+    const createLog = logName(before.lastSeq + 1);
     reasons.push(
       'Only a torn tail: the last write was cut short by a crash before its fdatasync returned, so none of its records was acknowledged to anyone.',
-      `The repair keeps every valid record: the state a node loads now (term ${before.currentTerm}, vote ${before.votedFor}, up to seq ${before.lastSeq}) becomes the snapshot and the logs are removed, which is what a normal open followed by a compaction does.`,
+      `The repair keeps every valid record: the state a node loads now (term ${before.currentTerm}, vote ${before.votedFor}, up to seq ${before.lastSeq}) becomes the snapshot, an empty ${createLog} follows it and the old logs are removed, which is what a normal open followed by a compaction does.`,
+      identityReason(),
     );
     return {
       ...base,
       strategy: 'compact',
       after: { currentTerm: before.currentTerm, votedFor: before.votedFor, lastSeq: before.lastSeq },
+      groups: recovered.groups,
+      removed: recovered.removed,
+      createLog,
       needsMinTerm: false,
       backup: present,
-      remove: logNames,
+      remove: removeFor(createLog),
       reasons,
-      warnings: [],
+      warnings: identityWarning ? [identityWarning] : [],
     };
   }
 
@@ -215,8 +344,9 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
       `--min-term ${options.minTerm}: moving to a new term of at least ${options.minTerm} with no vote, even though the directory loads.`,
     );
   }
+  reasons.push(...aside());
   reasons.push(
-    `Every CRC-valid record in every log was read, including records after the damage, and every snapshot whose JSON still parses; the highest term seen is ${highestTerm.value} (${highestTerm.source}).`,
+    `Every CRC-valid record in every log of this directory was read, including records after the damage, and every snapshot whose JSON still parses; the highest term seen is ${highestTerm.value} (${highestTerm.source}).`,
     `The node may have voted in term ${highestTerm.value} or in any earlier term. The repaired state is a term above all of them with no vote: the node can vote at most once in that new term and in no term it may already have voted in.`,
   );
   let needsMinTerm = false;
@@ -233,41 +363,56 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
   }
   const candidate = highestTerm.value + 1;
   let term = candidate;
-  const warnings: string[] = [];
+  const warnings: RepairWarning[] = identityWarning ? [identityWarning] : [];
   if (options.minTerm !== undefined && options.minTerm > term) {
     term = options.minTerm;
     reasons.push(`--min-term ${options.minTerm} is above ${candidate}: the repaired term is ${term}.`);
   } else if (options.minTerm !== undefined && options.minTerm <= highestTerm.value) {
     // Never below what the node may have voted in: the floor is ignored, not obeyed.
-    warnings.push(
-      `--min-term ${options.minTerm} is not above the highest term seen (${highestTerm.value}, in ${highestTerm.source}): the repaired term is ${candidate} (the highest seen + 1), not ${options.minTerm}. If the cluster is past ${highestTerm.value}, pass a higher --min-term.`,
+    warnings.push({
+      code: 'min-term-overridden',
+      message: `--min-term ${options.minTerm} is not above the highest term seen (${highestTerm.value}, in ${highestTerm.source}): the repaired term is ${candidate} (the highest seen + 1), not ${options.minTerm}. If the cluster is past ${highestTerm.value}, pass a higher --min-term.`,
+    });
+  }
+  const createLog = logName(highestSeq.value + 1);
+  const impossible = (why: string): RepairPlan => ({
+    ...base,
+    strategy: 'new-term',
+    after: undefined,
+    groups: new Map(),
+    removed: new Map(),
+    createLog: undefined,
+    needsMinTerm: false,
+    backup: present,
+    remove: removeFor(createLog),
+    reasons: [...reasons, why],
+    warnings,
+  });
+  if (otherGroups.length > 0) {
+    return impossible(
+      `Refused: the directory holds groups other than 0 (${otherGroups.join(', ')}); a new-term repair moves group 0 only and would drop their state.`,
     );
   }
   if (!Number.isSafeInteger(term)) {
-    return {
-      ...base,
-      strategy: 'new-term',
-      after: undefined,
-      needsMinTerm: false,
-      backup: present,
-      remove: logNames,
-      reasons: [
-        ...reasons,
-        `Impossible: the highest term seen (${highestTerm.value}) leaves no higher safe integer for a new term.`,
-      ],
-      warnings,
-    };
+    return impossible(
+      `Impossible: the highest term seen (${highestTerm.value}) leaves no higher safe integer for a new term.`,
+    );
   }
   reasons.push(
-    `The new snapshot covers sequence number ${highestSeq.value}, the highest any file shows, so no record that might survive anywhere can be replayed over it; the logs are removed (after the backup).`,
+    `The new snapshot covers sequence number ${highestSeq.value}, the highest any file of this directory shows, so no record that might survive anywhere can be replayed over it; an empty ${createLog} (the log the snapshot names as the one after it) follows it, and the old logs are removed (after the backup).`,
+    identityReason(),
   );
+  const after = { currentTerm: term, votedFor: NONE_SERVER_ID, lastSeq: highestSeq.value };
   return {
     ...base,
     strategy: 'new-term',
-    after: { currentTerm: term, votedFor: NONE_SERVER_ID, lastSeq: highestSeq.value },
+    after,
+    groups: new Map([[0, { currentTerm: term, votedFor: NONE_SERVER_ID }]]),
+    removed: new Map(),
+    createLog,
     needsMinTerm,
     backup: present,
-    remove: logNames,
+    remove: removeFor(createLog),
     reasons,
     warnings,
   };

@@ -1,6 +1,16 @@
 import { join } from 'node:path';
 import { hasErrno } from '../errors.js';
-import { HEADER_SIZE, type HeaderDefect, type LogHeader, type LogRecord } from '../format/record.js';
+import { type DirectoryId, directoryIdFromBytes } from '../format/directory-id.js';
+import {
+  type HeaderDefect,
+  LAYOUT_V1,
+  LAYOUT_V2,
+  type LogHeader,
+  type LogLayout,
+  type LogRecord,
+  RecordDecoder,
+  viewOf,
+} from '../format/record.js';
 import {
   decodeSnapshot,
   type SnapshotContent,
@@ -32,16 +42,38 @@ export interface DamagedRange {
   readonly nonZeroBytes: number;
 }
 
+/**
+ * A whole, well-formed record that was written for another directory (format v2: its integrity
+ * checksum holds, its ownership checksum, salted with the directory id, does not). Neither state
+ * nor damage: it is reported on its own and never counted.
+ */
+export interface ForeignRecord {
+  readonly offset: number;
+  readonly seq: number;
+}
+
 /** One log file, slot by slot, whatever the damage. */
 export interface SalvagedLog {
   readonly size: number;
   /** The decoded header, or undefined when it does not decode. */
   readonly header: LogHeader | undefined;
+  /**
+   * The layout the slots were decoded with: the header's, or (header damaged) the one its version
+   * field names (v1 when it says 1, else v2).
+   */
+  readonly layout: LogLayout;
+  /**
+   * The directory id the records' ownership checksums were checked against (format v2): the
+   * header's, or (header damaged) the id the caller believes is the directory's; undefined for v1.
+   */
+  readonly checkedAgainst: DirectoryId | undefined;
   /** Why the header does not decode ({@link headerNeverWritten}: never written, not damage). */
   readonly headerProblem: HeaderDefect | undefined;
   /** Every CRC-valid record in file order, including those after damage. */
   readonly records: readonly SalvagedRecord[];
   readonly damage: readonly DamagedRange[];
+  /** Whole records written for another directory than {@link checkedAgainst}. */
+  readonly foreign: readonly ForeignRecord[];
 }
 
 /** The snapshot file as found: checked content, or the problem and what its JSON says anyway. */
@@ -55,24 +87,44 @@ export interface SalvagedSnapshot {
    * For a damaged snapshot whose text still parses as JSON: the numbers it claims. Unverified (the
    * checksum failed), but a repair counts its term as seen: a node may have acted on it.
    */
-  readonly unverified: Partial<SnapshotContent> | undefined;
+  readonly unverified: SnapshotClaims | undefined;
+}
+
+/** What a snapshot's JSON claims for group 0, checksum or not ({@link snapshotClaims}). */
+export type SnapshotClaims = NonNullable<ReturnType<typeof snapshotClaims>>;
+
+/** The layout a damaged header's version field (offset 8) names: v1 when it says 1, else v2. */
+function layoutOfDamaged(bytes: Uint8Array): LogLayout {
+  return bytes.byteLength >= 12 && viewOf(bytes).getUint32(8, true) === 1 ? LAYOUT_V1 : LAYOUT_V2;
 }
 
 /**
  * Decodes every slot of a log file with the format module, past any damage. Unlike
- * {@link scanLog} it never throws for damage: it reports it.
+ * {@link scanLog} it never throws for damage: it reports it. `directoryId` is the id the caller
+ * takes for the directory's own: with a damaged version-2 header, records are checked against it
+ * (the header's own id is not trusted then).
  */
-export async function salvageLog(fs: FileSystem, path: string): Promise<SalvagedLog> {
+export async function salvageLog(
+  fs: FileSystem,
+  path: string,
+  directoryId?: DirectoryId,
+): Promise<SalvagedLog> {
   const handle = await fs.open(path, 'read');
   try {
     const size = await handle.size();
-    const { decoded } = await readHeader(handle);
+    const { bytes: headBytes, decoded } = await readHeader(handle);
     const header = 'problem' in decoded ? undefined : decoded;
     const headerProblem = 'problem' in decoded ? decoded.problem : undefined;
+    const layout = header?.layout ?? layoutOfDamaged(headBytes);
+    // A damaged v2 header: the caller's id for the directory, else the id bytes the header holds.
+    const rawId = headBytes.byteLength >= 40 ? directoryIdFromBytes(headBytes.subarray(24, 40)) : undefined;
+    const checkedAgainst = layout.version === 1 ? undefined : (header?.directoryId ?? directoryId ?? rawId);
+    const decoder = new RecordDecoder({ layout, directoryId: checkedAgainst });
     const records: SalvagedRecord[] = [];
     const damage: DamagedRange[] = [];
+    const foreign: ForeignRecord[] = [];
     let run: { offset: number; length: number; reason: string; nonZeroBytes: number } | undefined;
-    await forEachSlot(handle, HEADER_SIZE, size, (slot, offset, bytes) => {
+    await forEachSlot(handle, decoder, layout.headerSize, size, (slot, offset, bytes) => {
       if (slot.type === 'bad') {
         const nonZero = countNonZero(bytes);
         if (run === undefined) {
@@ -88,9 +140,10 @@ export async function salvageLog(fs: FileSystem, path: string): Promise<Salvaged
         run = undefined;
       }
       if (slot.type === 'record') records.push({ ...slot.record, offset });
+      else if (slot.type === 'foreign') foreign.push({ offset, seq: slot.seq });
     });
     if (run !== undefined) damage.push(run);
-    return { size, header, headerProblem, records, damage };
+    return { size, header, layout, checkedAgainst, headerProblem, records, damage, foreign };
   } finally {
     await handle.close();
   }

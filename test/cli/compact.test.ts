@@ -12,6 +12,7 @@ import {
   holdOpen,
   makeDirectory,
   newestLog,
+  slot,
   tempDir,
   writeAt,
 } from './helpers.js';
@@ -54,7 +55,7 @@ describe.concurrent('compact', () => {
 
   it('drops a torn tail', async () => {
     const dir = await makeDirectory(HISTORY);
-    writeAt(newestLog(dir), 160, new Uint8Array(5).fill(1));
+    writeAt(newestLog(dir), slot(4), new Uint8Array(5).fill(1));
     const { code, stdout } = await cli('compact', dir);
     expect(code).toBe(0);
     expect(stdout).toContain('the torn tail (never acknowledged) was dropped');
@@ -100,11 +101,11 @@ describe.concurrent('compact', () => {
 
   it('exits 2 on a corrupt directory and changes nothing', async () => {
     const dir = await makeDirectory(HISTORY);
-    flipByte(newestLog(dir), 64 + 20);
+    flipByte(newestLog(dir), slot(1) + 20);
     const before = contents(dir);
     const { code, stderr } = await cli('compact', dir);
     expect(code).toBe(2);
-    expect(stderr).toContain('corrupt at byte 64');
+    expect(stderr).toContain(`corrupt at byte ${slot(1)}`);
     expect(stderr).toContain('compact does not repair');
     expect(contents(dir)).toEqual(before);
   });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assess, type LatencySummary } from '../../src/cli/commands/doctor.js';
 import type { FsProbe } from '../../src/cli/fs-probe.js';
+import { CURRENT_LAYOUT } from '../../src/format/record.js';
 import { cli, cliJson, tempDir } from './helpers.js';
 
 const ext4: FsProbe = {
@@ -48,7 +49,9 @@ describe.concurrent('doctor', () => {
     const { code, stdout } = await cli('doctor', '--duration', '100', tempDir());
     expect([0, 1]).toContain(code);
     expect(stdout).toMatch(
-      /fdatasync\s+\d+ appends \(32-byte write \+ fdatasync\) in [\d.]+ s: p50 .+, p99 .+, max/,
+      new RegExp(
+        `fdatasync\\s+\\d+ appends \\(${CURRENT_LAYOUT.recordSize}-byte write \\+ fdatasync\\) in [\\d.]+ s: p50 .+, p99 .+, max`,
+      ),
     );
     expect(stdout).toMatch(/verdict\s+(OK|\d+ WARNINGS?)/);
   });

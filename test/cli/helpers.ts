@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { CURRENT_LAYOUT } from '../../src/format/record.js';
 import { MetadataManager } from '../../src/index.js';
 
 /** The CLI as a user runs it: the built file, in a child process (`npm test` builds first). */
@@ -91,7 +92,33 @@ export async function makeDirectory(steps: readonly Step[], dir = join(tempDir()
   return dir;
 }
 
-/** The usual history: a snapshot at term 3 (vote 2), then terms 4 (vote 5) and 7 (vote 1) in the log. */
+/** Bytes of a log header and of a record in the format this version writes (v2: 48 and 48). */
+export const HEADER_BYTES = CURRENT_LAYOUT.headerSize;
+export const RECORD_BYTES = CURRENT_LAYOUT.recordSize;
+
+/** Byte offset of the record slot `index` (from 0) in a log this version writes. */
+export function slot(index: number): number {
+  return HEADER_BYTES + index * RECORD_BYTES;
+}
+
+/** The non-zero bytes of the record slot `index` of the log at `path` (its CRCs vary with the directory id). */
+export function nonZeroIn(path: string, index: number): number {
+  return readFileSync(path)
+    .subarray(slot(index), slot(index) + RECORD_BYTES)
+    .filter((b) => b !== 0).length;
+}
+
+/** The directory id in `dir`'s snapshot (format v2). */
+export function snapshotDirectoryId(dir: string): string {
+  const json = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as { directoryId?: unknown };
+  if (typeof json.directoryId !== 'string') throw new Error(`no directoryId in ${dir}/metadata.json`);
+  return json.directoryId;
+}
+
+/**
+ * The usual history: a snapshot at term 3 (vote 2), then terms 4 (vote 5) and 7 (vote 1) in the
+ * log `log-0000000000000003.wal`, seq 3..6 in slots 0..3 (`slot(0)`...), then preallocated zeros.
+ */
 export const HISTORY: readonly Step[] = [
   { term: 3 },
   { vote: 2 },
@@ -187,4 +214,40 @@ export async function holdOpen(
         child.kill('SIGKILL');
       }),
   };
+}
+
+/** A copy of the golden format-v1 directory `name` (test/fixtures/v1), safe to change. */
+export function v1Copy(name: string): string {
+  const dir = join(tempDir(), name);
+  cpSync(join(ROOT, 'test', 'fixtures', 'v1', name), dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * The usual directory whose log `log-0000000000000003.wal` was replaced by another directory's log
+ * of the same name (same history, another directory id): what a restore from the wrong backup does.
+ * Returns the directory and the other directory's id.
+ */
+export async function foreignLogDirectory(): Promise<{ dir: string; otherId: string; otherLog: Buffer }> {
+  const dir = await makeDirectory(HISTORY);
+  const other = await makeDirectory(HISTORY);
+  const otherLog = readFileSync(newestLog(other));
+  writeFileSync(newestLog(dir), otherLog);
+  return { dir, otherId: snapshotDirectoryId(other), otherLog };
+}
+
+/** The usual directory with two whole records of another directory written after its last record. */
+export async function foreignRecordsDirectory(): Promise<string> {
+  const dir = await makeDirectory(HISTORY);
+  const other = await makeDirectory(HISTORY);
+  const records = readFileSync(newestLog(other)).subarray(slot(0), slot(2));
+  writeAt(newestLog(dir), slot(4), records);
+  return dir;
+}
+
+/** The usual history compacted (snapshot up to seq 6, naming log-...07), then every log deleted. */
+export async function missingLogDirectory(): Promise<string> {
+  const dir = await makeDirectory([...HISTORY, 'sync']);
+  for (const name of logNames(dir)) rmSync(join(dir, name));
+  return dir;
 }

@@ -9,12 +9,17 @@ import type { FileSystem } from '../../src/fs/types.js';
 import {
   cli,
   flipByte,
+  foreignLogDirectory,
+  foreignRecordsDirectory,
   HISTORY,
   holdOpen,
   makeDirectory,
+  missingLogDirectory,
   newestLog,
   ROOT,
+  slot,
   tempDir,
+  v1Copy,
   writeAt,
 } from './helpers.js';
 
@@ -29,10 +34,17 @@ const COMMANDS = ['inspect', 'verify', 'dump', 'compact', 'repair', 'doctor'] as
 
 type Json = Record<string, unknown>;
 
-function loadSchemas(closed: boolean): Ajv2020 {
+/**
+ * The schemas as 0.1.0 shipped them (schema version 1, before format v2): a document of this
+ * version about a directory 0.1.0 could describe must still match them, since the new fields are
+ * only added (at the top level of a result, which these schemas leave open).
+ */
+const RELEASED_DIR = join(ROOT, 'test', 'cli', 'schema-0.1.0');
+
+function loadSchemas(closed: boolean, dir = SCHEMA_DIR): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
-  for (const name of readdirSync(SCHEMA_DIR).filter((n) => n.endsWith('.schema.json'))) {
-    const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, name), 'utf8')) as Json;
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.schema.json'))) {
+    const schema = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Json;
     // The shipped result shapes allow fields added later in schema version 1. Here they are
     // closed, so that a field the code prints and the schema does not know fails the test.
     if (closed && Array.isArray(schema.oneOf)) {
@@ -47,6 +59,7 @@ function loadSchemas(closed: boolean): Ajv2020 {
 
 const shipped = loadSchemas(false);
 const closed = loadSchemas(true);
+const released = loadSchemas(false, RELEASED_DIR);
 const BASE = 'https://github.com/raft-metadata/raft-metadata/raw/main/docs/schema/';
 
 function validator(ajv: Ajv2020, name: string): ValidateFunction {
@@ -99,13 +112,13 @@ function unreadableDirectory(): string {
 
 async function tornDirectory(): Promise<string> {
   const dir = await makeDirectory(HISTORY);
-  writeAt(newestLog(dir), 160, new Uint8Array(10).fill(7));
+  writeAt(newestLog(dir), slot(4), new Uint8Array(10).fill(7));
   return dir;
 }
 
 async function corruptDirectory(): Promise<string> {
   const dir = await makeDirectory(HISTORY);
-  flipByte(newestLog(dir), 64 + 20);
+  flipByte(newestLog(dir), slot(1) + 20);
   return dir;
 }
 
@@ -113,7 +126,7 @@ async function corruptDirectory(): Promise<string> {
 async function unprovenDirectory(): Promise<string> {
   const dir = await makeDirectory([...HISTORY, 'sync']);
   const path = join(dir, 'metadata.json');
-  writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":7', '"currentTerm":6'));
+  writeFileSync(path, readFileSync(path, 'utf8').replace('"groups":[[0,7,1]]', '"groups":[[0,6,1]]'));
   return dir;
 }
 
@@ -203,8 +216,8 @@ describe.concurrent('--json: one document on every exit path, matching docs/sche
       'not-metadata',
       undefined,
     ]);
-    expect(results[1]?.doc.logs).toMatchObject([{ tail: { kind: 'torn', offset: 160, bytesAfter: 10 } }]);
-    expect(results[2]?.doc.corruption).toMatchObject({ code: 'ERR_METADATA_CORRUPT', offset: 64 });
+    expect(results[1]?.doc.logs).toMatchObject([{ tail: { kind: 'torn', offset: slot(4), bytesAfter: 10 } }]);
+    expect(results[2]?.doc.corruption).toMatchObject({ code: 'ERR_METADATA_CORRUPT', offset: slot(1) });
     // A missing directory has no lock at all (it used to say "free").
     expect(results[3]?.doc.lock).toEqual({ state: 'missing' });
   });
@@ -304,6 +317,58 @@ describe.concurrent('--json: one document on every exit path, matching docs/sche
     // Released: free, with the last owner for information.
     const after = await jsonRun('inspect', dir, '--json');
     expect(after.doc.lock).toMatchObject({ state: 'free', lastOwner: { pid: holder.pid } });
+  });
+});
+
+describe.concurrent('--json on format v1 and v2, and on files of another directory', () => {
+  const commands = [['inspect'], ['verify'], ['dump'], ['repair'], ['repair', '--min-term', '50']] as const;
+
+  it('every read command and repair plan matches the schemas, with the format and identity fields', async () => {
+    const dirs = [
+      v1Copy('snapshot-and-log'),
+      v1Copy('damaged'),
+      v1Copy('torn-tail'),
+      (await foreignLogDirectory()).dir,
+      await foreignRecordsDirectory(),
+      await missingLogDirectory(),
+      await corruptDirectory(),
+    ];
+    for (const dir of dirs) {
+      for (const args of commands) {
+        const { doc } = await jsonRun(...args, dir, '--json');
+        expect(doc.format, `${args.join(' ')} ${dir}`).toMatchObject({ summary: expect.any(String) });
+      }
+    }
+  });
+
+  it('a repair that sets a foreign log aside matches the schema (applied)', async () => {
+    const { dir } = await foreignLogDirectory();
+    const { code, doc } = await jsonRun('repair', '--yes', '--min-term', '9', dir, '--json');
+    expect(code).toBe(0);
+    expect(doc).toMatchObject({ repaired: { setAside: [{ name: 'log-0000000000000003.wal' }] } });
+  });
+
+  it("documents about directories 0.1.0 could describe still match 0.1.0's schemas (fields only added)", async () => {
+    const dirs = [
+      v1Copy('snapshot-and-log'),
+      v1Copy('damaged'),
+      await makeDirectory(HISTORY),
+      await tornDirectory(),
+      await corruptDirectory(),
+    ];
+    for (const dir of dirs) {
+      for (const args of [...commands, ['repair', '--yes', '--bump-term'], ['compact']] as const) {
+        const { doc } = await jsonRun(...args, dir, '--json');
+        const command = String(doc.command);
+        for (const schema of [command, 'raft-metadata']) {
+          const validate = validator(released, schema);
+          expect(
+            validate(doc),
+            `0.1.0 ${schema}.schema.json: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`,
+          ).toBe(true);
+        }
+      }
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PREALLOCATE_BYTES } from '../../src/storage/log-writer.js';
 import {
   cli,
   cliJson,
@@ -11,25 +12,32 @@ import {
   holdOpen,
   makeDirectory,
   newestLog,
+  nonZeroIn,
+  RECORD_BYTES,
+  slot,
+  snapshotDirectoryId,
   tempDir,
   writeAt,
 } from './helpers.js';
 
-// The usual directory: metadata.json covers seq 1..2 (term 3, vote 2); log-...03.wal holds seq 3..6:
-//   byte 32 seq 3 term 4 | byte 64 seq 4 vote 5 | byte 96 seq 5 term 7 | byte 128 seq 6 vote 1
-// then preallocated zeros.
+// The usual directory: metadata.json covers seq 1..2 (term 3, vote 2); log-...03.wal (format v2)
+// holds seq 3..6 in slots 0..3:
+//   slot(0) seq 3 term 4 | slot(1) seq 4 vote 5 | slot(2) seq 5 term 7 | slot(3) seq 6 vote 1
+// then preallocated zeros from slot(4). Offsets come from the layout (48-byte header and records).
+const END = slot(4);
+const SIZE = slot(0) + PREALLOCATE_BYTES;
 
 /** A torn tail: 10 junk bytes where the next record would go (a write cut short by a crash). */
 async function tornDirectory(): Promise<string> {
   const dir = await makeDirectory(HISTORY);
-  writeAt(newestLog(dir), 160, new Uint8Array(10).fill(7));
+  writeAt(newestLog(dir), END, new Uint8Array(10).fill(7));
   return dir;
 }
 
-/** A flipped byte in the vote record at byte 64, followed by records of later writes: corruption. */
+/** A flipped byte in the vote record at slot(1), followed by records of later writes: corruption. */
 async function flippedDirectory(): Promise<string> {
   const dir = await makeDirectory(HISTORY);
-  flipByte(newestLog(dir), 64 + 20);
+  flipByte(newestLog(dir), slot(1) + 20);
   return dir;
 }
 
@@ -40,10 +48,15 @@ describe.concurrent('inspect', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('term 7, vote 1, last seq 6 (what a node loads)');
     expect(stdout).toMatch(/verdict\s+clean/);
-    expect(stdout).toContain('metadata.json: covers seq 1..2, term 3, vote 2, checksum ok');
-    expect(stdout).toContain('log-0000000000000003.wal: format v1, 4 records (seq 3..6), 262176 bytes');
-    expect(stdout).toContain('tail: clean (valid records end at byte 160)');
+    expect(stdout).toContain('metadata.json: format v2, covers seq 1..2, term 3, vote 2, checksum ok');
+    expect(stdout).toContain(`log-0000000000000003.wal: format v2, 4 records (seq 3..6), ${SIZE} bytes`);
+    expect(stdout).toContain(`tail: clean (valid records end at byte ${END})`);
     expect(stdout).toMatch(/lock\s+free/);
+    expect(stdout).toMatch(/format\s+v2\n/);
+    expect(stdout).toMatch(
+      new RegExp(`directory id\\s+${snapshotDirectoryId(dir)} \\(from metadata.json\\)`),
+    );
+    expect(stdout).toMatch(/identity\s+none \(not stamped/);
   });
 
   it('--json has the documented shape', async () => {
@@ -69,19 +82,37 @@ describe.concurrent('inspect', () => {
       logs: [
         {
           name: 'log-0000000000000003.wal',
-          size: 262176,
+          size: SIZE,
           firstSeq: 3,
-          formatVersion: 1,
+          formatVersion: 2,
           recordCount: 4,
           firstRecordSeq: 3,
           lastRecordSeq: 6,
-          tail: { kind: 'torn', offset: 160, reason: 'record checksum mismatch', bytesAfter: 10 },
+          tail: { kind: 'torn', offset: END, reason: 'record checksum mismatch', bytesAfter: 10 },
           readableRecords: 4,
-          damage: [{ offset: 160, length: 32, nonZeroBytes: 10 }],
+          damage: [{ offset: END, length: RECORD_BYTES, nonZeroBytes: 10 }],
         },
       ],
       lock: { state: 'free', lastOwner: { pid: expect.any(Number) } },
       otherFiles: ['LOCK'], // the library leaves it, naming its last owner
+      format: {
+        summary: 'v2',
+        versions: [2],
+        directoryId: snapshotDirectoryId(dir),
+        directoryIdFrom: 'metadata.json',
+        identity: null,
+        snapshot: { name: 'metadata.json', version: 2, directoryId: snapshotDirectoryId(dir) },
+        logs: [
+          {
+            name: 'log-0000000000000003.wal',
+            version: 2,
+            directoryId: snapshotDirectoryId(dir),
+            foreign: false,
+            foreignRecords: [],
+          },
+        ],
+        foreignFiles: [],
+      },
     });
   });
 
@@ -91,7 +122,7 @@ describe.concurrent('inspect', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('none: a node refuses to start (ERR_METADATA_CORRUPT)');
     expect(stdout).toContain(
-      'log-0000000000000003.wal: corrupt at byte 64: record checksum mismatch, followed by a valid record (seq 5) at byte 96',
+      `log-0000000000000003.wal: corrupt at byte ${slot(1)}: record checksum mismatch, followed by a valid record (seq 5) at byte ${slot(2)}`,
     );
     expect(stdout).toContain('1 record (seq 3)');
     expect(stdout).toContain('3 readable records in all, counting those after the damage');
@@ -132,7 +163,10 @@ describe.concurrent('verify', () => {
     const dir = await makeDirectory(HISTORY);
     const { code, stdout } = await cli('verify', dir);
     expect(code).toBe(0);
-    expect(stdout).toBe(`OK: ${dir} is clean; a node loads term 7, vote 1, last seq 6.\n`);
+    expect(stdout).toBe(
+      `OK: ${dir} is clean; a node loads term 7, vote 1, last seq 6.\n` +
+        `Format: v2 (metadata.json v2, log-0000000000000003.wal v2); directory id ${snapshotDirectoryId(dir)} (from metadata.json); node identity none (not stamped: the next MetadataManager.open with the identity option stamps it).\n`,
+    );
   });
 
   it('exits 1 on a torn tail and says where, how much, and what the next open does', async () => {
@@ -142,7 +176,7 @@ describe.concurrent('verify', () => {
     expect(code).toBe(1);
     expect(stdout).toContain('TORN TAIL (recoverable)');
     expect(stdout).toContain(
-      'log-0000000000000003.wal: torn at byte 160 (record checksum mismatch), 10 non-zero bytes after it.',
+      `log-0000000000000003.wal: torn at byte ${END} (record checksum mismatch), 10 non-zero bytes after it.`,
     );
     expect(stdout).toContain('starts a new log after seq 6 and removes the torn log');
     expect(contents(dir)).toEqual(before); // read-only
@@ -160,24 +194,28 @@ describe.concurrent('verify', () => {
       corruption: {
         code: 'ERR_METADATA_CORRUPT',
         file: 'log-0000000000000003.wal',
-        offset: 64,
-        reason: 'record checksum mismatch, followed by a valid record (seq 5) at byte 96',
+        offset: slot(1),
+        reason: `record checksum mismatch, followed by a valid record (seq 5) at byte ${slot(2)}`,
       },
       error: null,
+      format: { summary: 'v2', directoryId: snapshotDirectoryId(dir), foreignFiles: [] },
     });
     expect(json.message).toContain('`npx raft-metadata repair '); // a command the user can run
-    expect(json.message).toMatch(/^CORRUPT: log-0000000000000003.wal: corrupt at byte 64/);
+    expect(json.message).toMatch(
+      new RegExp(`^CORRUPT: log-0000000000000003.wal: corrupt at byte ${slot(1)}`),
+    );
   });
 
   it('exits 2 on an edited snapshot', async () => {
     const dir = await makeDirectory(HISTORY);
     const path = join(dir, 'metadata.json');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":3', '"currentTerm":2'));
+    // Group 0's row [group, term, vote]: term 3 edited to 2, the checksum no longer matches.
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"groups":[[0,3,2]]', '"groups":[[0,2,2]]'));
     const { code, stdout } = await cli('verify', dir);
     expect(code).toBe(2);
     expect(stdout).toContain('CORRUPT: metadata.json: corrupt at byte 0: snapshot checksum mismatch');
     expect(stdout).toContain(
-      'metadata.json: its JSON still claims currentTerm 2, votedFor 2, lastSeq 2 (unverified)',
+      'metadata.json: its JSON still claims lastSeq 2, currentTerm 2, votedFor 2 (unverified)',
     );
   });
 
@@ -225,12 +263,16 @@ describe.concurrent('dump', () => {
     expect(code).toBe(0);
     const lines = stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
     expect(lines).toContain('offset seq batch kind term vote status');
-    expect(lines).toContain('32 3 0 term 4 none applied');
-    expect(lines).toContain('64 4 0 vote 4 5 applied');
-    expect(lines).toContain('128 6 0 vote 7 1 applied');
+    expect(lines).toContain(`${slot(0)} 3 0 term 4 none applied`);
+    expect(lines).toContain(`${slot(1)} 4 0 vote 4 5 applied`);
+    expect(lines).toContain(`${slot(3)} 6 0 vote 7 1 applied`);
     expect(stdout).toContain(
-      'valid records stop at byte 160; then zeros to the end of the file (byte 262176)',
+      `valid records stop at byte ${END}; then zeros to the end of the file (byte ${SIZE})`,
     );
+    expect(stdout).toContain(
+      `log-0000000000000003.wal  (format v2, first seq 3, directory id ${snapshotDirectoryId(dir)}, ${SIZE} bytes)`,
+    );
+    expect(stdout).toContain('Format: v2 (metadata.json v2, log-0000000000000003.wal v2)');
     expect(stdout).toContain('a node loads: term 7, vote 1, last seq 6');
   });
 
@@ -250,19 +292,30 @@ describe.concurrent('dump', () => {
 
   it('keeps dumping past corruption and marks the damage and the records after it', async () => {
     const dir = await flippedDirectory();
+    const damaged = nonZeroIn(newestLog(dir), 1);
     const { code, json } = await cliJson('dump', dir);
     expect(code).toBe(0);
     expect(json).toMatchObject({ command: 'dump', verdict: 'corrupt', state: null });
     const [log] = json.logs as Record<string, unknown>[];
     expect(log).toMatchObject({
       name: 'log-0000000000000003.wal',
-      validUntil: 64,
-      tail: { kind: 'corrupt', offset: 64 },
-      damage: [{ offset: 64, length: 32, reason: 'record checksum mismatch', nonZeroBytes: 9 }],
+      validUntil: slot(1),
+      tail: { kind: 'corrupt', offset: slot(1) },
+      damage: [
+        { offset: slot(1), length: RECORD_BYTES, reason: 'record checksum mismatch', nonZeroBytes: damaged },
+      ],
       records: [
-        { offset: 32, seq: 3, batchIndex: 0, kind: 'term', currentTerm: 4, votedFor: 0, status: 'applied' },
         {
-          offset: 96,
+          offset: slot(0),
+          seq: 3,
+          batchIndex: 0,
+          kind: 'term',
+          currentTerm: 4,
+          votedFor: 0,
+          status: 'applied',
+        },
+        {
+          offset: slot(2),
           seq: 5,
           batchIndex: 0,
           kind: 'term',
@@ -271,7 +324,7 @@ describe.concurrent('dump', () => {
           status: 'not-reached',
         },
         {
-          offset: 128,
+          offset: slot(3),
           seq: 6,
           batchIndex: 0,
           kind: 'vote',
@@ -282,29 +335,43 @@ describe.concurrent('dump', () => {
       ],
     });
     const text = await cli('dump', dir);
-    expect(text.stdout).toContain("the library's reader stops at byte 64: CORRUPT: record checksum mismatch");
+    expect(text.stdout).toContain(
+      `the library's reader stops at byte ${slot(1)}: CORRUPT: record checksum mismatch`,
+    );
     expect(text.stdout).toMatch(
-      /64\s+-\s+-\s+DAMAGE\s+-\s+-\s+32 bytes do not decode \(record checksum mismatch; 9 non-zero\)/,
+      new RegExp(
+        `${slot(1)}\\s+-\\s+-\\s+DAMAGE\\s+-\\s+-\\s+${RECORD_BYTES} bytes do not decode \\(record checksum mismatch; ${damaged} non-zero\\)`,
+      ),
     );
   });
 
   it('marks the torn tail and a rejected record (a second vote in one term)', async () => {
     const dir = await tornDirectory();
     const torn = await cli('dump', dir);
-    expect(torn.stdout).toContain('valid records stop at byte 160; then a torn tail');
+    expect(torn.stdout).toContain(`valid records stop at byte ${END}; then a torn tail`);
 
-    // A valid record breaking Raft's rules: rewrite seq 6 as a vote for 9 in term 7 after the vote for 1.
-    const { encodeRecord } = await import('../../src/format/record.js');
-    const { UpdateKind } = await import('../../src/state.js');
+    // A valid record breaking Raft's rules: a vote for 9 in term 7 after the vote for 1 (seq 7),
+    // written for this directory (its ownership checksum holds).
+    const { RecordEncoder } = await import('../../src/format/record.js');
+    const { parseDirectoryId } = await import('../../src/format/directory-id.js');
     const dir2 = await makeDirectory(HISTORY);
+    const id = parseDirectoryId(snapshotDirectoryId(dir2));
+    if (id === undefined) throw new Error('no directory id');
     writeAt(
       newestLog(dir2),
-      160,
-      encodeRecord({ kind: UpdateKind.Vote, batchIndex: 0, seq: 7, currentTerm: 7, votedFor: 9 }),
+      END,
+      new RecordEncoder(id).encode({
+        kind: 'vote',
+        batchIndex: 0,
+        seq: 7,
+        group: 0,
+        currentTerm: 7,
+        votedFor: 9,
+      }),
     );
     const { json } = await cliJson('dump', dir2);
     const [log] = json.logs as { records: { seq: number; status: string }[] }[];
     expect(log?.records.at(-1)).toMatchObject({ seq: 7, status: 'rejected' });
-    expect(json.corruption).toMatchObject({ offset: 160, reason: 'second vote in term 7: 1 then 9' });
+    expect(json.corruption).toMatchObject({ offset: END, reason: 'second vote in term 7: 1 then 9' });
   });
 });

@@ -2,12 +2,13 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { logName } from '../../src/format/names.js';
 import { MetadataManager, NodeFileSystem } from '../../src/index.js';
 import { examineDirectory } from '../../src/ops/examine.js';
 import { applyRepair } from '../../src/ops/repair-apply.js';
 import { planRepair } from '../../src/ops/repair-plan.js';
 import { recoverDirectory } from '../../src/storage/recovery.js';
-import { cliJson, tempDir } from './helpers.js';
+import { cliJson, HEADER_BYTES, RECORD_BYTES, tempDir } from './helpers.js';
 
 /**
  * The repair's promise: afterwards the node cannot vote in any term it may already have voted in.
@@ -81,9 +82,10 @@ async function build(dir: string, ops: readonly Op[]): Promise<Truth> {
 
 /** End of the records area of a log (first all-zero slot after the header), plus one slot. */
 function recordsEnd(bytes: Buffer): number {
-  let at = 32;
-  while (at + 32 <= bytes.length && bytes.subarray(at, at + 32).some((b) => b !== 0)) at += 32;
-  return Math.min(bytes.length, at + 32);
+  let at = HEADER_BYTES;
+  while (at + RECORD_BYTES <= bytes.length && bytes.subarray(at, at + RECORD_BYTES).some((b) => b !== 0))
+    at += RECORD_BYTES;
+  return Math.min(bytes.length, at + RECORD_BYTES);
 }
 
 function damage(dir: string, d: Damage): void {
@@ -104,7 +106,7 @@ function damage(dir: string, d: Damage): void {
     if (name === undefined) return;
     const path = join(dir, name);
     const bytes = readFileSync(path);
-    const end = recordsEnd(bytes) - 32;
+    const end = recordsEnd(bytes) - RECORD_BYTES;
     bytes.fill(0x5a, end, Math.min(bytes.length, end + d.length));
     writeFileSync(path, bytes);
   } else {
@@ -149,7 +151,7 @@ describe('repair never allows a second vote in a term', () => {
           const seen = Math.max(
             0,
             ...exam.logs.flatMap((l) => l.salvage.records.map((r) => r.currentTerm)),
-            exam.snapshot?.content?.currentTerm ?? 0,
+            exam.snapshot?.content?.groups.get(0)?.currentTerm ?? 0,
             exam.snapshot?.unverified?.currentTerm ?? 0,
           );
           expect(plan.strategy).toBe('new-term');
@@ -171,7 +173,11 @@ describe('repair never allows a second vote in a term', () => {
           expect(result.recovered.state).toEqual({ currentTerm: after.currentTerm, votedFor: 0 });
           const reloaded = await recoverDirectory(fs, dir);
           expect(reloaded.state).toEqual({ currentTerm: after.currentTerm, votedFor: 0 });
-          expect(reloaded.logs).toEqual([]);
+          // Only the empty log the new snapshot names as the one after it; the same directory id.
+          expect(reloaded.logs.map((log) => log.name)).toEqual([logName(after.lastSeq + 1)]);
+          expect(reloaded.logs[0]?.scan.recordCount).toBe(0);
+          expect(reloaded.directoryId).toBe(result.directoryId);
+          if (exam.format.directoryId !== undefined) expect(result.directoryId).toBe(exam.format.directoryId);
         }),
         { numRuns: RUNS },
       );

@@ -12,6 +12,7 @@ import {
   holdOpen,
   makeDirectory,
   newestLog,
+  slot,
   writeAt,
 } from './helpers.js';
 
@@ -50,12 +51,16 @@ async function expectFreshTerm(dir: string, term: number): Promise<void> {
 describe.concurrent('repair', () => {
   it('without --yes prints the plan, changes nothing and exits 1', async () => {
     const dir = await makeDirectory(HISTORY);
-    flipByte(newestLog(dir), 64 + 20);
+    flipByte(newestLog(dir), slot(1) + 20);
     const before = contents(dir);
     const { code, stdout } = await cli('repair', dir);
     expect(code).toBe(1);
-    expect(stdout).toMatch(/diagnosis\s+CORRUPT: log-0000000000000003.wal: corrupt at byte 64/);
-    expect(stdout).toMatch(/highest term\s+7, in log-0000000000000003.wal byte 96 \(seq 5\)/);
+    expect(stdout).toMatch(
+      new RegExp(`diagnosis\\s+CORRUPT: log-0000000000000003.wal: corrupt at byte ${slot(1)}`),
+    );
+    expect(stdout).toMatch(
+      new RegExp(`highest term\\s+7, in log-0000000000000003.wal byte ${slot(2)} \\(seq 5\\)`),
+    );
     expect(stdout).toMatch(/after\s+term 8, vote none, last seq 6/);
     expect(stdout).toContain('Nothing was changed. Run again with --yes to apply');
     expect(contents(dir)).toEqual(before);
@@ -63,7 +68,7 @@ describe.concurrent('repair', () => {
 
   it('on corruption: backs up, moves to a term above every term seen with no vote, and checks it', async () => {
     const dir = await makeDirectory(HISTORY);
-    flipByte(newestLog(dir), 64 + 20);
+    flipByte(newestLog(dir), slot(1) + 20);
     const original = contents(dir);
     const { code, json } = await repairJson('--yes', dir);
     expect(code).toBe(0);
@@ -84,13 +89,18 @@ describe.concurrent('repair', () => {
     }
     // The library ignores the backup folder: the directory verifies clean.
     expect((await cli('verify', dir)).code).toBe(0);
-    expect(readdirSync(dir).filter((n) => !n.startsWith('backup-'))).toEqual(['LOCK', 'metadata.json']);
+    // The snapshot and the empty log it names as the one after it (seq 7 on).
+    expect(
+      readdirSync(dir)
+        .filter((n) => !n.startsWith('backup-'))
+        .sort(),
+    ).toEqual(['LOCK', 'log-0000000000000007.wal', 'metadata.json']);
     await expectFreshTerm(dir, 8);
   });
 
   it('on a torn tail: keeps the state and the vote, drops the torn bytes', async () => {
     const dir = await makeDirectory(HISTORY);
-    writeAt(newestLog(dir), 160, new Uint8Array(10).fill(7));
+    writeAt(newestLog(dir), slot(4), new Uint8Array(10).fill(7));
     const plan = await cli('repair', dir);
     expect(plan.code).toBe(1);
     expect(plan.stdout).toContain('Only a torn tail');
@@ -121,7 +131,7 @@ describe.concurrent('repair', () => {
     const dir = await makeDirectory(HISTORY);
     // Raise the snapshot's term by hand (checksum now wrong): a repair must stay above it too.
     const path = join(dir, 'metadata.json');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":3', '"currentTerm":30'));
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"groups":[[0,3,2]]', '"groups":[[0,30,2]]'));
     const { code, json } = await repairJson('--yes', dir);
     expect(code).toBe(0);
     expect(json.highestTerm).toEqual({ value: 30, source: 'metadata.json (damaged, unverified)' });
@@ -133,7 +143,7 @@ describe.concurrent('repair', () => {
     // Compacted: the log is empty, so the damaged snapshot is the only witness of the term.
     const dir = await makeDirectory([...HISTORY, 'sync']);
     const path = join(dir, 'metadata.json');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('"currentTerm":7', '"currentTerm":6'));
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"groups":[[0,7,1]]', '"groups":[[0,6,1]]'));
     const before = contents(dir);
     const refused = await cli('repair', '--yes', dir);
     expect(refused.code).toBe(5);
@@ -149,7 +159,7 @@ describe.concurrent('repair', () => {
   it('refuses while a node holds the directory open (exit 4), with or without --yes, and changes nothing', async () => {
     const dir = await makeDirectory(HISTORY);
     const holder = await holdOpen(dir);
-    flipByte(newestLog(dir), 64 + 20); // under the running node (which does not read it again)
+    flipByte(newestLog(dir), slot(1) + 20); // under the running node (which does not read it again)
     try {
       const before = contents(dir);
       const { code, stderr } = await cli('repair', '--yes', dir);
@@ -171,7 +181,7 @@ describe.concurrent('repair', () => {
     const dir = await makeDirectory(HISTORY);
     const holder = await holdOpen(dir);
     await holder.kill();
-    flipByte(newestLog(dir), 64 + 20);
+    flipByte(newestLog(dir), slot(1) + 20);
     const { code, stdout } = await cli('repair', '--yes', dir);
     expect(code).toBe(0);
     expect(stdout).toMatch(/lock\s+held by pid \d+ on host .* \(this command\)\n/);

@@ -5,7 +5,7 @@ import { CorruptionError, LockedError } from '../../errors.js';
 import { examineDirectory } from '../../ops/examine.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
-import { lockJson, type RefusalJson, stateJson } from '../document.js';
+import { FORMAT_TEXT, formatJson, lockJson, type RefusalJson, stateJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import { RUN } from '../help.js';
 import { labelled, millis, notMetadataText, ownerText, stateText } from '../text.js';
@@ -38,6 +38,7 @@ export async function compact(ctx: CommandContext): Promise<number> {
     compactions: [],
     stats: null,
     lock: lockJson(before.lock),
+    format: { before: formatJson(before), after: null },
   };
   const refuse = (code: number, refusal: RefusalJson): number =>
     ctx.refuse(code, refusal.message, { ...nothing, refusal });
@@ -104,6 +105,7 @@ export async function compact(ctx: CommandContext): Promise<number> {
       stats,
       lock: lockJson(before.lock),
       refusal: null,
+      format: { before: formatJson(before), after: formatJson(after) },
     });
     return EXIT.ok;
   }
@@ -119,6 +121,12 @@ export async function compact(ctx: CommandContext): Promise<number> {
     ['removed', removed.length > 0 ? removed.join(', ') : 'nothing'],
     ['created', created.length > 0 ? created.join(', ') : 'nothing'],
     ['files now', afterFiles.join(', ')],
+    [
+      'format',
+      before.format.summary === after.format.summary
+        ? FORMAT_TEXT[after.format.summary]
+        : `${FORMAT_TEXT[before.format.summary]}; now ${FORMAT_TEXT[after.format.summary]}`,
+    ],
     [
       'took',
       events.length === 0

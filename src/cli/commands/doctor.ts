@@ -11,6 +11,7 @@ import { DOCTOR_WARNINGS, EXIT } from '../exit-codes.js';
 import { type FsProbe, probeFileSystem } from '../fs-probe.js';
 import { bytes, labelled, millis } from '../text.js';
 
+/** The size of a record this version writes (format v2). */
 const RECORD_SIZE = CURRENT_LAYOUT.recordSize;
 
 /** Below this median, an fdatasync almost certainly did not wait for stable storage. */
@@ -51,7 +52,7 @@ function summarize(samples: number[]): LatencySummary {
 }
 
 /**
- * What a log append costs here: a 32-byte record written over preallocated zeros and fdatasync'ed,
+ * What a log append costs here: a record-sized (48-byte, format v2) write over preallocated zeros and fdatasync'ed,
  * through the library's file system (the same I/O thread as the log), in a temporary file that is
  * removed afterwards. Also a few directory fsyncs (each compaction does two or three).
  */
@@ -246,7 +247,7 @@ export async function doctor(ctx: CommandContext): Promise<number> {
     ['file system', `${probe.name}${mount}`],
     [
       'fdatasync',
-      `${append.samples} appends (32-byte write + fdatasync) in ${(elapsedMs / 1000).toFixed(2)} s: p50 ${millis(append.p50Ms)}, p99 ${millis(append.p99Ms)}, max ${millis(append.maxMs)}`,
+      `${append.samples} appends (${RECORD_SIZE}-byte write + fdatasync) in ${(elapsedMs / 1000).toFixed(2)} s: p50 ${millis(append.p50Ms)}, p99 ${millis(append.p99Ms)}, max ${millis(append.maxMs)}`,
     ],
     ['dir fsync', `p50 ${millis(dirSync.p50Ms)}, max ${millis(dirSync.maxMs)} (${dirSync.samples} samples)`],
     ['verdict', verdict],

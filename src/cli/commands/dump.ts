@@ -4,6 +4,8 @@ import { directoryJson, kindName, logJson, recordJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import {
   corruptionText,
+  foreignLines,
+  formatLine,
   headerText,
   notMetadataText,
   plural,
@@ -36,12 +38,26 @@ function logTable(log: ExaminedLog): string {
       String(r.offset),
       String(r.seq),
       String(r.batchIndex),
-      kindName(r.kind),
+      r.group === 0 ? kindName(r.kind) : `${kindName(r.kind)}@g${r.group}`,
       String(r.currentTerm),
       vote(r.votedFor),
       r.status,
     ],
   }));
+  for (const f of log.salvage.foreign) {
+    rows.push({
+      offset: f.offset,
+      cells: [
+        String(f.offset),
+        String(f.seq),
+        '-',
+        'FOREIGN',
+        '-',
+        '-',
+        `a whole record of another directory: not this node's, never replayed`,
+      ],
+    });
+  }
   for (const d of log.salvage.damage) {
     rows.push({
       offset: d.offset,
@@ -89,12 +105,17 @@ export async function dump(ctx: CommandContext): Promise<number> {
     return code;
   }
   const out: string[] = [];
-  out.push(`snapshot  ${snapshotText(report.snapshot)}`);
+  out.push(formatLine(exam), `snapshot  ${snapshotText(report.snapshot, report.format)}`);
   for (const log of exam.logs) {
-    const what = headerText(log.salvage, (h) => `format v${h.version}, first seq ${h.firstSeq}`);
+    const what = headerText(
+      log.salvage,
+      (h) =>
+        `format v${h.layout.version}, first seq ${h.firstSeq}${h.directoryId === undefined ? '' : `, directory id ${h.directoryId}`}`,
+    );
     out.push(
       '',
       `${log.name}  (${what}, ${plural(log.salvage.size, 'byte')})`,
+      ...foreignLines(log).map((line) => `  ${line}`),
       logTable(log),
       `  ${stopText(log)}`,
     );

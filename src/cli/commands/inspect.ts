@@ -6,6 +6,7 @@ import { directoryJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import {
   corruptionText,
+  formatRows,
   labelled,
   lockText,
   logText,
@@ -34,7 +35,8 @@ export async function inspect(ctx: CommandContext): Promise<number> {
       : `none: a node refuses to start (ERR_METADATA_CORRUPT)\n${exam.error ? corruptionText(ctx.dir, exam.error) : ''}`,
   ]);
   rows.push(['verdict', VERDICT_TEXT[exam.verdict]]);
-  rows.push(['snapshot', snapshotText(report.snapshot)]);
+  rows.push(...formatRows(report.format));
+  rows.push(['snapshot', snapshotText(report.snapshot, report.format)]);
   if (exam.logs.length === 0) rows.push(['logs', 'none']);
   for (const log of exam.logs) rows.push(['log', logText(log)]);
   rows.push(['lock', lockText(exam.lock)]);

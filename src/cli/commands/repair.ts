@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { LockedError } from '../../errors.js';
 import { type Examination, examineDirectory } from '../../ops/examine.js';
-import { applyRepair, type RepairResult } from '../../ops/repair-apply.js';
+import { applyRepair, FOREIGN_FOLDER, type RepairResult } from '../../ops/repair-apply.js';
 import { planRepair, type RepairOptions, type RepairPlan } from '../../ops/repair-plan.js';
 import { acquireLock, type DirectoryLock, type LockOwner, type LockStatus } from '../../storage/lock.js';
 import { integerOption } from '../args.js';
@@ -9,6 +9,8 @@ import type { CommandContext } from '../context.js';
 import {
   type ErrorJson,
   errorJson,
+  formatJson,
+  identityJson,
   type LockJson,
   lockJson,
   planJson,
@@ -19,6 +21,8 @@ import { RUN } from '../help.js';
 import {
   bytes,
   corruptionText,
+  formatRows,
+  identityText,
   labelled,
   lockText,
   notMetadataText,
@@ -31,11 +35,15 @@ import {
 function planSteps(plan: RepairPlan): string[] {
   const after = plan.after;
   if (plan.strategy === 'none' || after === undefined) return [];
+  const foreign = new Set(plan.setAside.map((f) => f.name));
+  const own = plan.backup.filter((n) => !foreign.has(n));
+  const id = plan.keep.directoryId ?? 'a new one (the directory has none yet)';
   return [
-    `1. copy ${plan.backup.join(', ')} into ${resolve(plan.dir)}/backup-<time>/ (fsynced)`,
-    `2. write metadata.json: term ${after.currentTerm}, vote ${vote(after.votedFor)}, covering seq ${after.lastSeq} (temp file, fsync, rename, fsync directory)`,
-    `3. remove ${plan.remove.length > 0 ? plan.remove.join(', ') : 'no log'}; fsync the directory`,
-    '4. load the directory again with the library and check it holds exactly that state',
+    `1. copy ${own.join(', ')} into ${resolve(plan.dir)}/backup-<time>/${foreign.size > 0 ? `, and ${[...foreign].join(', ')} (another directory's) into its ${FOREIGN_FOLDER}/` : ''} (fsynced)`,
+    `2. create ${plan.createLog}, empty, format v2, directory id ${id} (temp file, fdatasync, rename, fsync directory)`,
+    `3. write metadata.json: term ${after.currentTerm}, vote ${vote(after.votedFor)}, covering seq ${after.lastSeq}, naming ${plan.createLog} as the log after it, directory id ${id}, identity ${identityText(plan.keep.identity)} (temp file, fsync, rename, fsync directory)`,
+    `4. remove ${plan.remove.length > 0 ? plan.remove.join(', ') : 'no log'}; fsync the directory`,
+    '5. load the directory again with the library and check it holds exactly that state, directory id and identity',
   ];
 }
 
@@ -47,6 +55,7 @@ function beforeText(plan: RepairPlan, exam: Examination): string {
 function printPlan(ctx: CommandContext, plan: RepairPlan, exam: Examination): void {
   const rows: [string, string][] = [['directory', resolve(plan.dir)]];
   rows.push(['diagnosis', verifyLines(exam)[0] ?? plan.verdict]);
+  rows.push(...formatRows(formatJson(exam)));
   rows.push(['before', beforeText(plan, exam)]);
   if (plan.strategy === 'new-term') {
     rows.push(['highest term', `${plan.highestTerm.value}, in ${plan.highestTerm.source}`]);
@@ -61,11 +70,18 @@ function printPlan(ctx: CommandContext, plan: RepairPlan, exam: Examination): vo
       ]);
     } else {
       rows.push(['after', plan.after ? stateText(plan.after) : 'impossible']);
+      if (plan.after) rows.push(['keeps', keepText(plan)]);
       rows.push(['plan', planSteps(plan).join('\n')]);
     }
     rows.push(['why', plan.reasons.map((r) => `- ${r}`).join('\n')]);
   }
-  for (const warning of plan.warnings) rows.push(['WARNING', warning]);
+  for (const file of plan.setAside) {
+    rows.push([
+      'set aside',
+      `${file.name} (${file.directoryId === undefined ? `format v${file.version}` : `directory id ${file.directoryId}`}): into the backup's ${FOREIGN_FOLDER}/, never replayed`,
+    ]);
+  }
+  for (const warning of plan.warnings) rows.push(['WARNING', warning.message]);
   rows.push(['lock', lockText(exam.lock)]);
   ctx.io.out(labelled(rows));
 }
@@ -76,6 +92,8 @@ function lockRefusal(dir: string, owner: LockOwner | undefined): string {
 
 const NEEDS_MIN_TERM = 'Refused: rerun with --min-term N (see above). Nothing was changed.';
 const NO_TERM_LEFT = 'Refused: no safe new term exists. Nothing was changed.';
+const MULTI_GROUP =
+  'Refused: the directory holds groups other than 0, and a new-term repair moves group 0 only. Nothing was changed.';
 
 export async function repair(ctx: CommandContext): Promise<number> {
   const dir = ctx.dir;
@@ -99,6 +117,7 @@ export async function repair(ctx: CommandContext): Promise<number> {
     extra: {
       refusal?: RefusalJson;
       result?: Record<string, unknown>;
+      repaired?: Record<string, unknown>;
       error?: ErrorJson;
       stream?: 'out' | 'err';
     } = {},
@@ -111,6 +130,7 @@ export async function repair(ctx: CommandContext): Promise<number> {
       lock,
       refusal: extra.refusal ?? null,
       result: extra.result ?? null,
+      repaired: extra.repaired ?? null,
       ...(extra.error ? { error: extra.error } : {}),
     };
     if (extra.stream === 'err') return ctx.refuse(code, message, body);
@@ -131,6 +151,8 @@ export async function repair(ctx: CommandContext): Promise<number> {
 
   const refusalFor = (plan: RepairPlan): RefusalJson | undefined => {
     if (plan.needsMinTerm) return { reason: 'needs-min-term', message: NEEDS_MIN_TERM };
+    if (plan.strategy === 'new-term' && plan.otherGroups.length > 0)
+      return { reason: 'multi-group', message: MULTI_GROUP };
     if (plan.strategy !== 'none' && plan.after === undefined)
       return { reason: 'no-term-left', message: NO_TERM_LEFT };
     return undefined;
@@ -210,7 +232,13 @@ export async function repair(ctx: CommandContext): Promise<number> {
       ctx.io.out(
         `\n${labelled([
           ['backup', `${result.backupDir} (${result.copied.length} files, ${bytes(copiedBytes)})`],
+          ['created', `${result.created} (empty, format v2)`],
           ['removed', result.removed.length > 0 ? result.removed.join(', ') : 'nothing'],
+          ...result.setAside.map((f): [string, string] => [
+            'set aside',
+            `${f.name} (${f.directoryId === undefined ? 'format v1' : `directory id ${f.directoryId}`}), now only in ${result.backupDir}/${FOREIGN_FOLDER}/`,
+          ]),
+          ['identity', `directory id ${result.directoryId}, node identity ${identityText(result.identity)}`],
           ['after', `a node loads ${stateText(state)} (checked by loading the directory again)`],
         ])}`,
       );
@@ -228,11 +256,29 @@ export async function repair(ctx: CommandContext): Promise<number> {
           removed: result.removed,
           state,
         },
+        repaired: {
+          created: result.created,
+          directoryId: result.directoryId,
+          identity: identityJson(result.identity),
+          setAside: result.setAside.map((f) => ({
+            name: f.name,
+            directoryId: f.directoryId ?? null,
+            movedTo: `${result.backupDir}/${FOREIGN_FOLDER}/${f.name}`,
+          })),
+        },
       },
     );
   } finally {
     await held.release();
   }
+}
+
+function keepText(plan: RepairPlan): string {
+  const id =
+    plan.keep.directoryId === undefined
+      ? 'a new directory id (format v1 has none)'
+      : `directory id ${plan.keep.directoryId} (from ${plan.keep.directoryIdFrom})`;
+  return `${id}, node identity ${identityText(plan.keep.identity)}`;
 }
 
 function exitForPlan(plan: RepairPlan, lock: LockStatus): number {

@@ -28,6 +28,7 @@ export async function verify(ctx: CommandContext): Promise<number> {
       corruption: report.corruption,
       logs: report.logs,
       lock: report.lock,
+      format: report.format,
     });
     return code;
   }
