@@ -257,22 +257,23 @@ class GroupReplay {
     this.removed = new Map(snapshot?.removed);
   }
 
+  /** The hot loop of a load: one map lookup for a live group, a second only while tombstones exist. */
   apply(record: LogRecord, file: string, offset: number): void {
     const { group } = record;
-    const tombstone = this.removed.get(group);
-    const state = this.groups.get(group) ?? (tombstone === undefined ? FRESH : termOnly(tombstone));
-    const next = { currentTerm: record.currentTerm, votedFor: record.votedFor };
-    const problem = ruleProblem(state, next, record.kind, tombstone, this.groups.has(group));
+    const live = this.groups.get(group);
+    const tombstone = live === undefined && this.removed.size > 0 ? this.removed.get(group) : undefined;
+    const state = live ?? (tombstone === undefined ? FRESH : termOnly(tombstone));
+    const problem = ruleProblem(state, record, record.kind, tombstone, live !== undefined);
     if (problem !== undefined) {
       throw new CorruptionError(file, offset, group === 0 ? problem : `group ${group}: ${problem}`);
     }
     if (record.kind === RecordKind.Remove) {
       this.groups.delete(group);
       this.removed.set(group, record.currentTerm);
-    } else {
-      this.removed.delete(group);
-      this.groups.set(group, next);
+      return;
     }
+    if (tombstone !== undefined) this.removed.delete(group);
+    this.groups.set(group, { currentTerm: record.currentTerm, votedFor: record.votedFor });
   }
 }
 
