@@ -251,3 +251,20 @@ export async function missingLogDirectory(): Promise<string> {
   for (const name of logNames(dir)) rmSync(join(dir, name));
   return dir;
 }
+
+/** A multi-group store's directory: group 0 (term 2, vote 1), group 5 (term 4), group 9 removed. */
+export async function multiGroupDirectory(): Promise<string> {
+  const { MetadataStore } = await import('../../src/index.js');
+  const dir = join(tempDir(), 'meta');
+  const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+  try {
+    await store.group(0).updateCurrentTerm(2);
+    await store.group(0).updateVotedFor(1);
+    await store.group(5).updateCurrentTerm(4);
+    await store.group(9).updateCurrentTerm(3);
+    await store.removeGroup(9);
+  } finally {
+    await store.close();
+  }
+  return dir;
+}

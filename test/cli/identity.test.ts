@@ -17,6 +17,7 @@ import {
   logNames,
   makeDirectory,
   missingLogDirectory,
+  multiGroupDirectory,
   newestLog,
   slot,
   snapshotDirectoryId,
@@ -329,5 +330,35 @@ describe.concurrent('repair keeps the identity and sets foreign files aside', ()
     });
     expect(logNames(dir)).toEqual(['log-0000000000000007.wal']);
     expect(snapshotDirectoryId(dir)).toBe(id);
+  });
+});
+
+describe.concurrent('a multi-group directory (MetadataStore)', () => {
+  it('dump shows each record with its group and the removal; new-term repair and compact refuse it', async () => {
+    const dir = await multiGroupDirectory();
+    const before = contents(dir);
+    const { code, json } = await cliJson('dump', dir);
+    expect(code).toBe(0);
+    const records = (
+      json.logs as { records: { kind: string; group?: number; currentTerm: number }[] }[]
+    ).flatMap((log) => log.records);
+    expect(records).toContainEqual(expect.objectContaining({ kind: 'term', group: 5, currentTerm: 4 }));
+    expect(records).toContainEqual(expect.objectContaining({ kind: 'remove', group: 9, currentTerm: 3 }));
+    // Group 0's records carry no `group` field (the shape 0.1.0's schema knows).
+    expect(records.filter((r) => r.group === undefined).every((r) => r.kind !== 'remove')).toBe(true);
+    expect(json.state).toMatchObject({ currentTerm: 2, votedFor: 1 }); // group 0's
+    expect((await cli('dump', dir)).stdout).toMatch(/remove@g9/);
+
+    const repair = await cliJson('repair', '--yes', '--bump-term', dir);
+    expect(repair.code).toBe(5);
+    expect(repair.json).toMatchObject({
+      otherGroups: [5, 9],
+      refusal: { reason: 'multi-group' },
+      applied: false,
+    });
+    const compact = await cliJson('compact', dir);
+    expect(compact.code).toBe(5);
+    expect(compact.json).toMatchObject({ refusal: { reason: 'multi-group' } });
+    expect(contents(dir)).toEqual(before);
   });
 });

@@ -15,6 +15,7 @@ import {
   holdOpen,
   makeDirectory,
   missingLogDirectory,
+  multiGroupDirectory,
   newestLog,
   ROOT,
   slot,
@@ -332,13 +333,23 @@ describe.concurrent('--json on format v1 and v2, and on files of another directo
       await foreignRecordsDirectory(),
       await missingLogDirectory(),
       await corruptDirectory(),
+      await multiGroupDirectory(),
     ];
-    for (const dir of dirs) {
-      for (const args of commands) {
-        const { doc } = await jsonRun(...args, dir, '--json');
-        expect(doc.format, `${args.join(' ')} ${dir}`).toMatchObject({ summary: expect.any(String) });
-      }
-    }
+    // Directories in parallel; on each, the commands in order (the applied repair last).
+    await Promise.all(
+      dirs.map(async (dir) => {
+        for (const args of [...commands, ['repair', '--yes', '--bump-term']] as const) {
+          const { doc } = await jsonRun(...args, dir, '--json');
+          expect(doc.format, `${args.join(' ')} ${dir}`).toMatchObject({ summary: expect.any(String) });
+        }
+      }),
+    );
+  }, 180_000);
+
+  it('compact refusing a multi-group directory matches the schema (exit 5)', async () => {
+    const { code, doc } = await jsonRun('compact', await multiGroupDirectory(), '--json');
+    expect(code).toBe(5);
+    expect(doc).toMatchObject({ refusal: { reason: 'multi-group' }, after: null });
   });
 
   it('a repair that sets a foreign log aside matches the schema (applied)', async () => {
@@ -356,20 +367,22 @@ describe.concurrent('--json on format v1 and v2, and on files of another directo
       await tornDirectory(),
       await corruptDirectory(),
     ];
-    for (const dir of dirs) {
-      for (const args of [...commands, ['repair', '--yes', '--bump-term'], ['compact']] as const) {
-        const { doc } = await jsonRun(...args, dir, '--json');
-        const command = String(doc.command);
-        for (const schema of [command, 'raft-metadata']) {
-          const validate = validator(released, schema);
-          expect(
-            validate(doc),
-            `0.1.0 ${schema}.schema.json: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`,
-          ).toBe(true);
+    await Promise.all(
+      dirs.map(async (dir) => {
+        for (const args of [...commands, ['repair', '--yes', '--bump-term'], ['compact']] as const) {
+          const { doc } = await jsonRun(...args, dir, '--json');
+          const command = String(doc.command);
+          for (const schema of [command, 'raft-metadata']) {
+            const validate = validator(released, schema);
+            expect(
+              validate(doc),
+              `0.1.0 ${schema}.schema.json: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`,
+            ).toBe(true);
+          }
         }
-      }
-    }
-  });
+      }),
+    );
+  }, 180_000);
 });
 
 /** A file system that fails the way no real one does (a plain Error, no errno): exit 70. */

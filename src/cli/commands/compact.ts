@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
 import { MetadataManager } from '../../engine/manager.js';
-import { CorruptionError, LockedError } from '../../errors.js';
+import { CorruptionError, LockedError, MultiGroupDirectoryError } from '../../errors.js';
 import { examineDirectory } from '../../ops/examine.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
@@ -72,6 +72,13 @@ export async function compact(ctx: CommandContext): Promise<number> {
         reason: 'locked',
         message: `refusing: ${resolve(dir)} is locked by ${ownerText(err.owner)} (ERR_METADATA_LOCKED). A running node compacts by itself; stop it first for an offline compaction.`,
         lock,
+      });
+    }
+    if (err instanceof MultiGroupDirectoryError) {
+      // A multi-group store's directory: MetadataManager refuses it before changing anything.
+      return refuse(EXIT.refused, {
+        reason: 'multi-group',
+        message: `${err.message} (ERR_MULTI_GROUP_DIRECTORY). compact opens a single-group directory only; a MetadataStore compacts its directory itself (sync()).`,
       });
     }
     if (err instanceof CorruptionError) {
