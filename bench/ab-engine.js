@@ -16,11 +16,11 @@ const root = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ab-'));
 function raw() {
   const path = join(root, `raw-${Math.random()}`);
   const fd = openSync(path, 'w');
-  const buf = Buffer.alloc(32, 1);
+  const buf = Buffer.alloc(48, 1);
   let n = 0;
   const end = performance.now() + MS;
   while (performance.now() < end) {
-    writeSync(fd, buf, 0, 32, n * 32);
+    writeSync(fd, buf, 0, 48, n * 48);
     fdatasyncSync(fd);
     n++;
   }

@@ -1,5 +1,5 @@
 /*
- * The disk's floor for one durable 32-byte update: pwrite + fdatasync in a loop, no runtime in
+ * The disk's floor for one durable 48-byte update (the size of a format-v2 log record): pwrite + fdatasync in a loop, no runtime in
  * between. Compiled by bench/run.js into the benchmark directory when a C compiler exists.
  *
  *   fsync-floor <file> <milliseconds> <append|inplace|fallocate> <preallocate-bytes>
@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define RECORD 48
 
 static double now_us(void) {
   struct timespec ts;
@@ -58,16 +60,16 @@ int main(int argc, char **argv) {
   }
   size_t cap = 1 << 16, n = 0;
   double *lat = malloc(cap * sizeof(double));
-  unsigned char record[32];
+  unsigned char record[RECORD];
   memset(record, 0xab, sizeof record);
   long pos = 0;
   double start = now_us(), deadline = start + ms * 1000.0, t = start;
   while (t < deadline) {
     memcpy(record, &pos, sizeof pos);
-    if (inplace && pos + 32 > prealloc) pos = 0;
+    if (inplace && pos + RECORD > prealloc) pos = 0;
     if (pwrite(fd, record, sizeof record, pos) != (ssize_t)sizeof record) { perror("pwrite"); return 1; }
     if (fdatasync(fd) != 0) { perror("fdatasync"); return 1; }
-    pos += 32;
+    pos += RECORD;
     double after = now_us();
     if (n == cap) { cap *= 2; lat = realloc(lat, cap * sizeof(double)); }
     lat[n++] = after - t;

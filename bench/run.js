@@ -8,15 +8,17 @@
  * runs every variant once, in a rotated order, so that a slow minute of the disk hits all of them
  * alike; ratios are computed within a round and the median over rounds is reported. Then the other
  * sections (bench/sections/): the cost of `sync()` (compaction), `Metadata.load` time and memory
- * against the length of the log, the I/O thread's handoff, and which threads call fdatasync. The
- * report (bench/report/) turns the measurements into tables and the chart.
+ * against the length of the log, the I/O thread's handoff, which threads call fdatasync, and many
+ * Raft groups in one MetadataStore (issue 12: groups*.js). The report (bench/report/) turns the
+ * measurements into tables and the chart.
  *
  * Environment:
  *   BENCH_MS      duration of one variant in one round, ms (default 1500)
  *   BENCH_ROUNDS  interleaved rounds (default 3)
  *   BENCH_DIR     directory on the disk to measure (default <repo>/.tmp/bench; not a tmpfs)
- *   BENCH_ONLY    regular expression: run only the variants/sections whose id matches
- *                 (sections: sync-cost, load, handoff, strace); results/latest.* are then left alone
+ *   BENCH_ONLY    regular expression: run only the variants/sections whose id matches (sections:
+ *                 sync-cost, load, handoff, strace, groups, groups-open, groups-heap, groups-steady);
+ *                 results/latest.* are then left alone
  *
  * Output: a table on stdout, bench/results/<timestamp>.json, and (full runs) results/latest.json,
  * results/latest.md (the tables in Markdown) and results/latest.svg (the chart).
@@ -35,11 +37,15 @@ import { buildReport } from './report/build.js';
 import { chartOf } from './report/chart.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
+import { measureGroups } from './sections/groups.js';
+import { measureGroupsHeap, measureGroupsOpen } from './sections/groups-open.js';
+import { measureGroupsSteady } from './sections/groups-steady.js';
 import { measureHandoff } from './sections/handoff.js';
 import { LOAD_SIZES, measureLoad } from './sections/load.js';
 import { checkMainThreadSyncs } from './sections/strace.js';
 import { measureSyncCost } from './sections/sync-cost.js';
 import { runThroughput } from './sections/throughput.js';
+import { RECORD } from './variants/common.js';
 import { FLOOR } from './variants/ids.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +62,8 @@ function intEnv(name, fallback) {
 }
 
 const config = {
+  /** Bytes of one floor update: a format-v2 log record (bench/variants/common.js). */
+  recordBytes: RECORD,
   ms: intEnv('BENCH_MS', 1500),
   rounds: intEnv('BENCH_ROUNDS', 3),
   dir: resolve(process.env.BENCH_DIR || join(ROOT, '.tmp', 'bench')),
@@ -97,6 +105,30 @@ const SECTIONS = [
       return strace;
     },
   },
+  {
+    id: 'groups',
+    key: 'groups',
+    start: 'measuring many groups: 10,000 at once, 1,000 groups against 1,000 managers ...',
+    run: (runDir) => measureGroups(runDir, { ms: config.ms, rounds: config.rounds, log }),
+  },
+  {
+    id: 'groups-open',
+    key: 'groupsOpen',
+    start: 'measuring the open of 10,000 groups with 1,000,000 records after the snapshot ...',
+    run: (runDir) => measureGroupsOpen(runDir, { rounds: config.rounds, log }),
+  },
+  {
+    id: 'groups-heap',
+    key: 'groupsHeap',
+    start: 'measuring heap per group at 100,000 groups ...',
+    run: (runDir) => measureGroupsHeap(runDir, { rounds: config.rounds, log }),
+  },
+  {
+    id: 'groups-steady',
+    key: 'groupsSteady',
+    start: 'measuring 10,000 groups at steady state: bytes per update, latency during compactions ...',
+    run: (runDir) => measureGroupsSteady(runDir, { ms: config.ms, rounds: config.rounds, log }),
+  },
 ];
 
 function announce(machine) {
@@ -115,10 +147,16 @@ function announce(machine) {
 }
 
 /** The results JSON of a run (bench/results/<timestamp>.json; latest.json for a full run). */
-function resultsJson(variants, measured, machine, targets) {
+function resultsJson(variants, measured, machine, report) {
   const floor = variants.find((f) => f.id === FLOOR);
   return {
-    config: { benchMs: config.ms, rounds: config.rounds, dir: config.dir, only: config.only?.source },
+    config: {
+      benchMs: config.ms,
+      rounds: config.rounds,
+      recordBytes: config.recordBytes,
+      dir: config.dir,
+      only: config.only?.source,
+    },
     machine,
     variants: variants.map((v) => ({
       id: v.id,
@@ -135,7 +173,12 @@ function resultsJson(variants, measured, machine, targets) {
     load: measured.load,
     handoff: measured.handoff,
     strace: measured.strace,
-    targets,
+    groups: measured.groups,
+    groupsOpen: measured.groupsOpen,
+    groupsHeap: measured.groupsHeap,
+    groupsSteady: measured.groupsSteady,
+    targets: report.targets,
+    groupTargets: report.groupTargets,
   };
 }
 
@@ -173,7 +216,7 @@ async function main() {
     const report = buildReport({ variants, ...measured, machine }, config);
     log('');
     log(renderText(report));
-    await writeResults(resultsJson(variants, measured, machine, report.targets), report, variants, machine);
+    await writeResults(resultsJson(variants, measured, machine, report), report, variants, machine);
   } finally {
     await fsp.rm(runDir, { recursive: true, force: true });
   }
@@ -187,6 +230,8 @@ async function rerender(path) {
   const json = JSON.parse(await fsp.readFile(path, 'utf8'));
   config.ms = json.config.benchMs;
   config.rounds = json.config.rounds;
+  // Runs before format v2 wrote 32-byte records and did not record it.
+  config.recordBytes = json.config.recordBytes ?? 32;
   const variants = json.variants.map((v) => ({ ...v, blocksLoop: v.blocksEventLoop }));
   const report = buildReport({ ...json, variants }, config);
   log(renderText(report));

@@ -47,6 +47,67 @@ function ratioIn(json, a, b) {
   );
 }
 
+/** The numbers of the many-groups sections (issue 12) the prose quotes, `g_*` (`-` when not measured). */
+function groupValues(json) {
+  const variant = (id) => json.groups?.variants.find((v) => v.id === id);
+  const ratioOf = (a, b) => {
+    const va = variant(a);
+    const vb = variant(b);
+    if (!va || !vb) return undefined;
+    return median(
+      va.rounds.map((r, i) => (r && vb.rounds[i] ? r.opsPerSec / vb.rounds[i].opsPerSec : undefined)),
+    );
+  };
+  const yes = (pass) => (pass === undefined ? '-' : pass ? 'yes' : '**no**');
+  const burst = ratioOf('burst-10k', 'one-group');
+  const fleet = ratioOf('store-1000', 'managers-1000');
+  const open = json.groupsOpen;
+  const heap = json.groupsHeap;
+  const steady = json.groupsSteady;
+  const sm = (pick) => (steady ? median(steady.rounds.map(pick)) : undefined);
+  const bytes = sm((r) => r.bytesPerUpdate);
+  const p99 = sm((r) => r.duringToWithoutP99);
+  const b = (x) => (x === undefined ? '-' : `${x.toFixed(0)} B`);
+  const long = (x) => (x !== undefined && x >= 1_000_000 ? `${(x / 1_000_000).toFixed(2)} s` : us(x));
+  return {
+    g_one_rate: variant('one-group') ? rate(variant('one-group').summary.median) : '-',
+    g_burst_rate: variant('burst-10k') ? rate(variant('burst-10k').summary.median) : '-',
+    g_burst_ratio: ratioText(burst),
+    g_burst_batch: variant('burst-10k')?.summary.recordsPerFsync?.toFixed(0) ?? '-',
+    g_burst_p50: us(variant('burst-10k')?.summary.p50Us),
+    t_g_burst: yes(
+      burst === undefined ? undefined : burst >= 100 && variant('burst-10k').summary.recordsPerFsync >= 1000,
+    ),
+    g_managers_rate: variant('managers-1000') ? rate(variant('managers-1000').summary.median) : '-',
+    g_managers_p50: long(variant('managers-1000')?.summary.p50Us),
+    g_store1k_rate: variant('store-1000') ? rate(variant('store-1000').summary.median) : '-',
+    g_store1k_p50: us(variant('store-1000')?.summary.p50Us),
+    g_fleet_ratio: ratioText(fleet),
+    t_g_fleet: yes(fleet === undefined ? undefined : fleet >= 20),
+    g_open_ms: ms(open?.storeOpen.medianMs),
+    g_open_load_ms: ms(open?.storeLoad.medianMs),
+    g_single_load_ms: ms(open?.singleLoad.medianMs),
+    g_open_ratio: ratioText(open?.openToSingleLoad),
+    g_open_load_ratio: ratioText(open ? open.storeLoad.medianMs / open.singleLoad.medianMs : undefined),
+    t_g_open: yes(open ? open.storeOpen.medianMs < 1000 : undefined),
+    t_g_open_ratio: yes(open ? open.openToSingleLoad <= 2 : undefined),
+    g_heap: b(heap?.heapPerGroup),
+    g_heap_sync: b(heap?.heapPerGroupAfterSync),
+    t_g_heap: yes(heap ? heap.heapPerGroup <= 200 : undefined),
+    g_steady_rate: steady ? rate(sm((r) => r.opsPerSec)) : '-',
+    g_bytes: bytes === undefined ? '-' : `${bytes.toFixed(1)} B`,
+    g_bytes_ratio: ratioText(bytes === undefined ? undefined : bytes / steady.recordBytes),
+    g_bytes_temp: b(sm((r) => r.tempBytes / r.updates)),
+    g_bytes_other: b(sm((r) => r.otherBytes / r.updates)),
+    t_g_bytes: yes(bytes === undefined ? undefined : bytes / steady.recordBytes <= 4),
+    g_compaction_ms: ms(steady ? median(steady.rounds.flatMap((r) => r.compactionMs)) : undefined),
+    g_p99_during: us(sm((r) => r.during.p99Us)),
+    g_p99_without: us(sm((r) => r.without.p99Us)),
+    g_p99_ratio: ratioText(p99),
+    t_g_p99: yes(p99 === undefined ? undefined : p99 <= 2),
+  };
+}
+
 function fullRuns() {
   return fs
     .readdirSync(RESULTS)
@@ -134,6 +195,7 @@ function values(json, runs) {
     gc1_ratio: r('gc-setimmediate-1', 'gc-immediate-1'),
     gc16_range: range(runs, 'gc-setimmediate-16', 'gc-immediate-16'),
     r1_io_range: range(runs, 'raft-1', 'io-thread-inplace'),
+    ...groupValues(json),
     runs: String(runs.length),
     bench_command: `BENCH_MS=${json.config.benchMs} BENCH_ROUNDS=${json.config.rounds} npm run bench`,
   };

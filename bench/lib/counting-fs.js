@@ -1,7 +1,10 @@
 /**
  * A FileSystem that forwards every call to another one and counts the durable ones. The benchmark
  * measures batch size (updates per fdatasync) with it, from outside the library: every
- * `writeDurable` is one write plus one fdatasync on the I/O thread.
+ * `writeDurable` is one write plus one fdatasync on the I/O thread. It also counts the bytes of
+ * every handle write (`bytesWritten`: records, zero-fill, headers, snapshots; `bytesWrittenTemp`
+ * the part written to files opened under a `.tmp` name: a new log's zeros and header, a snapshot
+ * being written), which is all the library ever writes: it has no other write call.
  */
 export class CountingFileSystem {
   #inner;
@@ -10,7 +13,16 @@ export class CountingFileSystem {
    * (a new log being created and zero-filled, not records), so that records are written by
    * `writeDurable - writeDurableTemp` calls.
    */
-  counts = { writeDurable: 0, writeDurableTemp: 0, datasync: 0, sync: 0, syncDir: 0, write: 0 };
+  counts = {
+    writeDurable: 0,
+    writeDurableTemp: 0,
+    datasync: 0,
+    sync: 0,
+    syncDir: 0,
+    write: 0,
+    bytesWritten: 0,
+    bytesWrittenTemp: 0,
+  };
 
   constructor(inner) {
     this.#inner = inner;
@@ -90,13 +102,20 @@ class CountingFileHandle {
 
   write(data, position) {
     this.#counts.write++;
+    this.#countBytes(data.byteLength);
     return this.#inner.write(data, position);
   }
 
   writeDurable(data, position) {
     this.#counts.writeDurable++;
     if (this.#temp) this.#counts.writeDurableTemp++;
+    this.#countBytes(data.byteLength);
     return this.#inner.writeDurable(data, position);
+  }
+
+  #countBytes(n) {
+    this.#counts.bytesWritten += n;
+    if (this.#temp) this.#counts.bytesWrittenTemp += n;
   }
 
   datasync() {

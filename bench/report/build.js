@@ -5,6 +5,13 @@
  */
 import { FLOOR } from '../variants/ids.js';
 import {
+  checkGroupTargets,
+  groupsOpenTable,
+  groupsSteadyTable,
+  groupsTable,
+  groupTargetsTable,
+} from './groups.js';
+import {
   ablationTable,
   compactionTable,
   handoffTable,
@@ -17,22 +24,31 @@ import { checkTargets, targetsTable } from './targets.js';
 
 /**
  * `results` holds the sections' measurements as saved in the results JSON: `variants` (each with
- * `rounds` and `summary`), `syncCost`, `load`, `handoff`, `strace` (each may be undefined);
- * `config` the run's `ms` and `rounds`.
+ * `rounds` and `summary`), `syncCost`, `load`, `handoff`, `strace`, and the many-groups sections
+ * `groups`, `groupsOpen`, `groupsHeap`, `groupsSteady` (each may be undefined); `config` the run's
+ * `ms`, `rounds` and `recordBytes` (the floors' record size; 32 in runs before format v2).
  */
-export function buildReport({ variants, syncCost, load, handoff, strace, machine }, config) {
+export function buildReport(results, config) {
+  const { variants, syncCost, load, handoff, strace, machine, groups, groupsOpen, groupsHeap, groupsSteady } =
+    results;
+  const recordBytes = config.recordBytes ?? 32;
   const byId = new Map(variants.map((v) => [v.id, v]));
-  const run = { variants, byId, floor: byId.get(FLOOR), one: byId.get('raft-1') };
+  const run = { variants, byId, floor: byId.get(FLOOR), one: byId.get('raft-1'), recordBytes };
   const targets = checkTargets(run, { load, strace });
+  const groupTargets = checkGroupTargets({ groups, groupsOpen, groupsHeap, groupsSteady }, run);
   const sections = [
     oneWriterTable(run),
     writersTable(run),
     compactionTable(run),
     syncCostTable(syncCost),
     ablationTable(run),
-    handoffTable(handoff),
+    handoffTable(handoff, recordBytes),
     loadTable(load),
     targetsTable(targets),
+    groupsTable(groups),
+    groupsOpenTable(groupsOpen),
+    groupsSteadyTable(groupsHeap, groupsSteady),
+    groupTargetsTable(groupTargets),
   ].filter((section) => section !== undefined);
   const header = [
     `${machine.date}  node ${machine.node}  linux ${machine.kernel}  ${machine.nproc} CPUs (${machine.cpu})`,
@@ -40,5 +56,5 @@ export function buildReport({ variants, syncCost, load, handoff, strace, machine
     `BENCH_MS=${config.ms} BENCH_ROUNDS=${config.rounds}; medians over rounds, ratios computed within each round`,
     `load average (1 min) ${machine.loadAverageAtStart[0].toFixed(2)} at start, ${machine.loadAverageAtEnd[0].toFixed(2)} at end`,
   ];
-  return { sections, targets, header };
+  return { sections, targets, groupTargets, header };
 }

@@ -25,12 +25,12 @@ const lag = (v) =>
 const spread = (s) => (s.min === undefined ? '-' : `${formatRate(s.min)}-${formatRate(s.max)}`);
 
 /** One writer: floors, peers, raft-metadata. */
-export function oneWriterTable({ variants, byId, floor }) {
+export function oneWriterTable({ variants, byId, floor, recordBytes }) {
   const peers = PEERS.filter((p) => byId.has(p.id));
   const singles = variants.filter((v) => v.writers === 1 && ['floor', 'peer', 'raft'].includes(v.group));
   if (singles.length > 0) {
     return {
-      title: 'One writer: durable 32-byte updates (floors, peers, raft-metadata)',
+      title: `One writer: durable ${recordBytes}-byte updates (floors, peers, raft-metadata)`,
       columns: [
         { title: 'variant', align: 'left' },
         { title: 'updates/s' },
@@ -135,7 +135,11 @@ export function syncCostTable(syncCost) {
           us(syncCost.p99Us),
           us(syncCost.maxUs),
           `${syncCost.durableCallsPerSync} (${Object.entries(syncCost.callsPerSync ?? {})
-            .filter(([k, n]) => n > 0 && !['durable', 'write', 'writeDurableTemp'].includes(k))
+            .filter(
+              ([k, n]) =>
+                n > 0 &&
+                !['durable', 'write', 'writeDurableTemp', 'bytesWritten', 'bytesWrittenTemp'].includes(k),
+            )
             .map(([k, n]) => `${n} ${k}`)
             .join(', ')})`,
         ],
@@ -179,7 +183,7 @@ export function ablationTable({ variants, byId }) {
  * handle's writeDurable (with an fdatasync, free on a tmpfs); absent in older runs, which timed a
  * bare pwrite through the library's internal IoThread.
  */
-function roundTripLabels({ tmpfs }) {
+function roundTripLabels({ tmpfs }, recordBytes) {
   if (tmpfs === undefined) {
     return {
       thread: '32-byte pwrite, no fsync, via the IoThread (round trip)',
@@ -188,21 +192,21 @@ function roundTripLabels({ tmpfs }) {
   }
   const where = tmpfs ? 'on a tmpfs (fdatasync free)' : 'on the bench disk (real fdatasync)';
   return {
-    thread: `32-byte writeDurable ${where}, via the I/O thread (round trip)`,
-    sync: `32-byte writeSync+fdatasyncSync ${where}, main thread`,
+    thread: `${recordBytes}-byte writeDurable ${where}, via the I/O thread (round trip)`,
+    sync: `${recordBytes}-byte writeSync+fdatasyncSync ${where}, main thread`,
   };
 }
 
 /** What a request to the I/O thread and its answer cost. */
-export function handoffTable(handoff) {
+export function handoffTable(handoff, recordBytes) {
   if (handoff !== undefined) {
     const { roundTrip, split } = handoff;
     return {
       title: 'I/O thread handoff: what a request to the worker and its answer cost (medians)',
       columns: [{ title: 'measurement', align: 'left' }, { title: 'time' }],
       rows: [
-        [roundTripLabels(roundTrip).thread, us(roundTrip.threadUs)],
-        [roundTripLabels(roundTrip).sync, us(roundTrip.syncUs)],
+        [roundTripLabels(roundTrip, recordBytes).thread, us(roundTrip.threadUs)],
+        [roundTripLabels(roundTrip, recordBytes).sync, us(roundTrip.syncUs)],
         ['handoff cost (difference)', us(roundTrip.handoffUs)],
         ['with fdatasync: main thread notifies -> worker runs', us(split.wakeWorkerUs)],
         ['with fdatasync: pwrite + fdatasync in the worker', us(split.syscallsUs)],

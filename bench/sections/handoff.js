@@ -1,7 +1,7 @@
 /**
  * What the I/O thread's handoff costs, without the disk and then split into its parts.
  *
- * 1. Round trip: a 32-byte durable write through the library's public `NodeFileSystem` handle
+ * 1. Round trip: a 48-byte (one record) durable write through the library's public `NodeFileSystem` handle
  *    (`writeDurable`: pwrite + fdatasync on its I/O thread) against `fs.writeSync` +
  *    `fs.fdatasyncSync` of the same bytes on the main thread, both on one file on a tmpfs, where
  *    fdatasync costs nothing: the difference is what one request/answer through the
@@ -21,7 +21,7 @@ import { NodeFileSystem } from '../../dist/index.js';
 import { TMPFS_MAGIC } from '../lib/machine.js';
 import { median } from '../lib/stats.js';
 
-const RECORD = 32;
+const RECORD = 48;
 const AREA = 1 << 20;
 const SHM = '/dev/shm';
 

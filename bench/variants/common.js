@@ -1,12 +1,12 @@
 /**
- * What every variant writes: one 32-byte record per durable update, appended or overwritten in place
+ * What every variant writes: one 48-byte record per durable update, appended or overwritten in place
  * in a zero-filled (preallocated) file.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-/** One durable update is one 32-byte record, the size of a raft-metadata log record. */
-export const RECORD = 32;
+/** One durable update is one 48-byte record, the size of a raft-metadata log record (format v2). */
+export const RECORD = 48;
 /** Zero-filled ahead for the in-place variants; writes wrap around at the end (never reached at defaults). */
 export const PREALLOCATE = 8 << 20;
 

@@ -1,5 +1,5 @@
 /**
- * The floors: one writer making 32-byte updates durable with raw syscalls (C, Node's sync, promise
+ * The floors: one writer making 48-byte updates durable with raw syscalls (C, Node's sync, promise
  * and callback APIs) and with raft-metadata's I/O layer alone (`NodeFileSystem`'s writeDurable, no
  * manager).
  */
