@@ -9,7 +9,11 @@ import { type ConcreteUpdate, type HardStateValue, sameState, showState } from '
  * concurrent.ts; opening, loading and closing the store in open-load.ts.
  */
 
-/** What the checks need of a store: the MetadataManager API, or any wrapper around it. */
+/**
+ * What the checks need of a store: the MetadataManager API, or any wrapper around it, such as one
+ * group of a MetadataStore (`store.group(id)`'s get and updates, the store's sync and close; see
+ * docs/testing.md, "A group of a MetadataStore").
+ */
 export interface HardStateStore {
   get(): HardStateValue;
   /** Resolves once the new term is durable; rejects a lower term. */
