@@ -77,10 +77,12 @@ async function copyFile(fs: FileSystem, from: string, to: string): Promise<numbe
  *    only top-level `metadata.json` and `log-*.wal`, so the backup is never loaded. Crash: the
  *    directory is untouched, plus a (maybe partial) backup folder.
  * 2. Creates the empty format-v2 log `plan.createLog` (`log-<lastSeq+1>`) with the directory's id
- *    ({@link LogWriter.create}: temp name, header, fdatasync, rename, directory fsync; it replaces
- *    an old log of that name atomically, whose bytes are in the backup). Crash: the old snapshot
- *    and logs plus one log without records, which changes no state a load can return: the old
- *    directory still loads as before, or is still refused (and a repair again sees the same).
+ *    ({@link LogWriter.create}: temp name, header, fdatasync, rename, directory fsync). Crash: the
+ *    old snapshot and logs plus one log without records. A `new-term` plan names a log that
+ *    replaces no file and is not the one the old snapshot names (planRepair), so this changes no
+ *    state a load can return: a directory that was refused is still refused, one that loaded
+ *    still loads the same state (a `compact` plan may replace a torn or empty log of that name,
+ *    whose bytes are in the backup: the same state again), and a repair again sees the same.
  * 3. Writes the new snapshot ({@link writeSnapshot}: temp file, fsync, rename, fsync), with the
  *    directory's id and node identity, naming the log of step 2 as the one after it. Crash: the
  *    new snapshot with the old logs, whose records it covers (a damaged or foreign one still makes

@@ -374,7 +374,17 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
       message: `--min-term ${options.minTerm} is not above the highest term seen (${highestTerm.value}, in ${highestTerm.source}): the repaired term is ${candidate} (the highest seen + 1), not ${options.minTerm}. If the cluster is past ${highestTerm.value}, pass a higher --min-term.`,
     });
   }
-  const createLog = logName(highestSeq.value + 1);
+  // The new snapshot covers the highest sequence number any file shows, or one more when the log
+  // after it would take the name of a file already there or of the log the current snapshot names:
+  // creating that log (before the new snapshot, see applyRepair) would then replace a foreign or a
+  // damaged file, or fill in a missing one, and a crash right after could leave a directory that
+  // loads its old state (votes lost with it) instead of refusing. Skipping one sequence number is
+  // harmless: no record holds it.
+  const taken =
+    exam.logs.some((log) => log.nameFirstSeq === highestSeq.value + 1) ||
+    exam.snapshot?.content?.lastSeq === highestSeq.value;
+  const lastSeq = taken ? highestSeq.value + 1 : highestSeq.value;
+  const createLog = logName(lastSeq + 1);
   const impossible = (why: string): RepairPlan => ({
     ...base,
     strategy: 'new-term',
@@ -399,10 +409,10 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     );
   }
   reasons.push(
-    `The new snapshot covers sequence number ${highestSeq.value}, the highest any file of this directory shows, so no record that might survive anywhere can be replayed over it; an empty ${createLog} (the log the snapshot names as the one after it) follows it, and the old logs are removed (after the backup).`,
+    `The new snapshot covers sequence number ${lastSeq}, ${taken ? `one above ${highestSeq.value}, the highest any file of this directory shows (so that the empty log after it takes no name already in use or named by the current snapshot)` : 'the highest any file of this directory shows'}, so no record that might survive anywhere can be replayed over it; an empty ${createLog} (the log the snapshot names as the one after it) follows it, and the old logs are removed (after the backup).`,
     identityReason(),
   );
-  const after = { currentTerm: term, votedFor: NONE_SERVER_ID, lastSeq: highestSeq.value };
+  const after = { currentTerm: term, votedFor: NONE_SERVER_ID, lastSeq };
   return {
     ...base,
     strategy: 'new-term',

@@ -203,11 +203,13 @@ describe.concurrent('files and records of another directory', () => {
     const id = snapshotDirectoryId(dir);
     const { code, json } = await cliJson('repair', '--yes', '--min-term', '9', dir);
     expect(code).toBe(0);
+    // Not log-...07: creating the very log the old snapshot names would let a crash before the new
+    // snapshot leave a directory that loads the old state. One sequence number is skipped.
     expect(json).toMatchObject({
-      after: { currentTerm: 9, votedFor: 0, lastSeq: 6 },
-      createFile: 'log-0000000000000007.wal',
+      after: { currentTerm: 9, votedFor: 0, lastSeq: 7 },
+      createFile: 'log-0000000000000008.wal',
     });
-    expect(logNames(dir)).toEqual(['log-0000000000000007.wal']);
+    expect(logNames(dir)).toEqual(['log-0000000000000008.wal']);
     expect(snapshotDirectoryId(dir)).toBe(id);
     expect(logDirectoryId(newestLog(dir))).toBe(id);
     expect((await cli('verify', dir)).code).toBe(0);
@@ -236,9 +238,11 @@ describe.concurrent('repair keeps the identity and sets foreign files aside', ()
     expect(code).toBe(0);
     const result = json.result as { backupDir: string };
     expect(json).toMatchObject({
-      after: { currentTerm: 20, votedFor: 0, lastSeq: 2 },
+      // The new log does not replace the foreign one (a crash in between would load our old
+      // snapshot alone): it starts one later, and the foreign log is removed after the snapshot.
+      after: { currentTerm: 20, votedFor: 0, lastSeq: 3 },
       repaired: {
-        created: 'log-0000000000000003.wal',
+        created: 'log-0000000000000004.wal',
         directoryId: id,
         identity: null,
         setAside: [
@@ -255,7 +259,8 @@ describe.concurrent('repair keeps the identity and sets foreign files aside', ()
       true,
     );
     expect(existsSync(join(result.backupDir, 'log-0000000000000003.wal'))).toBe(false);
-    // The log in its place is this directory's (empty, our id); the directory loads term 20.
+    // The only log is this directory's (empty, our id); the directory loads term 20.
+    expect(logNames(dir)).toEqual(['log-0000000000000004.wal']);
     expect(logDirectoryId(newestLog(dir))).toBe(id);
     const loaded = await recoverDirectory(fs, dir);
     expect(loaded).toMatchObject({ state: { currentTerm: 20, votedFor: 0 }, directoryId: id });
@@ -318,17 +323,17 @@ describe.concurrent('repair keeps the identity and sets foreign files aside', ()
     expect((await cli('verify', dir)).code).toBe(0);
   });
 
-  it('a --bump-term repair of a clean directory replaces the empty log the snapshot named', async () => {
+  it('a --bump-term repair of a compacted directory starts after the empty log the snapshot named', async () => {
     const dir = await makeDirectory([...HISTORY, 'sync']);
     const id = snapshotDirectoryId(dir);
     const { code, json } = await cliJson('repair', '--yes', '--bump-term', dir);
     expect(code).toBe(0);
     expect(json).toMatchObject({
-      after: { currentTerm: 8, lastSeq: 6 },
-      createFile: 'log-0000000000000007.wal',
-      removeFiles: [],
+      after: { currentTerm: 8, lastSeq: 7 },
+      createFile: 'log-0000000000000008.wal',
+      removeFiles: ['log-0000000000000007.wal'],
     });
-    expect(logNames(dir)).toEqual(['log-0000000000000007.wal']);
+    expect(logNames(dir)).toEqual(['log-0000000000000008.wal']);
     expect(snapshotDirectoryId(dir)).toBe(id);
   });
 });
