@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { DirectoryId } from '../format/directory-id.js';
+import { encodeSnapshotInSteps } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
 import type { NodeIdentity } from '../identity.js';
 import { compactionChannel, type FailureStage, failureChannel, type StatsRecorder } from '../stats.js';
 import { LogWriter, PREALLOCATE_BYTES, type PreparedLog } from '../storage/log-writer.js';
-import { writeSnapshot } from '../storage/snapshot-file.js';
+import { writeSnapshotBytes } from '../storage/snapshot-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import { closedError, failedError } from './engine-errors.js';
 import type { GroupTable } from './group-table.js';
@@ -258,13 +259,14 @@ export class Compactor {
     try {
       // The log after this snapshot, log-<lastSeq + 1>, is durable already: it is the log the
       // switch above created (or the current log, when it held no record), and the snapshot names it.
-      this.#snapshotBytes = await writeSnapshot(probe, dir, {
+      const bytes = await encodeSnapshotInSteps({
         directoryId,
         identity,
         lastSeq,
         groups: table.live,
         removed: table.removed,
       });
+      this.#snapshotBytes = await writeSnapshotBytes(probe, dir, bytes);
     } catch (err) {
       await this.#stepFailed(err, 'snapshot', probe);
     }

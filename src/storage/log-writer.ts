@@ -116,9 +116,11 @@ export class LogWriter {
     await removeStale(fs, temp);
     const handle = await fs.open(temp, 'create');
     try {
-      // Crash before or after this fdatasync: a spare of zeros under a `.tmp` name, which the
-      // reader ignores and the next prepare replaces.
-      await handle.writeDurable(new Uint8Array(HEADER_SIZE + preallocate), 0);
+      // Crash before or after this fsync: a spare of zeros under a `.tmp` name, which the reader
+      // ignores and the next prepare replaces. A plain write and fsync (libuv's thread pool), not
+      // writeDurable: the I/O thread stays free for the appends that go on meanwhile.
+      await handle.write(new Uint8Array(HEADER_SIZE + preallocate), 0);
+      await handle.sync();
     } catch (err) {
       await handle.close().catch(() => {});
       throw err;

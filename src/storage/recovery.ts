@@ -248,16 +248,29 @@ function assertNextLog(dir: string, snapshot: SnapshotContent, logs: readonly Re
  * Replays records per group, checking each against Raft's rules for that group's state; throws
  * {@link CorruptionError} when the log breaks them.
  */
+/** A group's state during replay: this replay's own object, updated in place record after record. */
+interface ReplayState {
+  currentTerm: number;
+  votedFor: number;
+}
+
 class GroupReplay {
-  readonly groups: Map<number, HardState>;
+  readonly groups: Map<number, ReplayState>;
   readonly removed: Map<number, number>;
 
   constructor(snapshot: SnapshotContent | undefined) {
-    this.groups = new Map(snapshot?.groups);
+    this.groups = new Map();
+    for (const [id, state] of snapshot?.groups ?? []) {
+      this.groups.set(id, { currentTerm: state.currentTerm, votedFor: state.votedFor });
+    }
     this.removed = new Map(snapshot?.removed);
   }
 
-  /** The hot loop of a load: one map lookup for a live group, a second only while tombstones exist. */
+  /**
+   * The hot loop of a load: one map lookup for a live group (a second only while tombstones exist),
+   * and its entry updated in place: a million records over 10,000 groups allocate nothing that
+   * outlives the record.
+   */
   apply(record: LogRecord, file: string, offset: number): void {
     const { group } = record;
     const live = this.groups.get(group);
@@ -270,6 +283,11 @@ class GroupReplay {
     if (record.kind === RecordKind.Remove) {
       this.groups.delete(group);
       this.removed.set(group, record.currentTerm);
+      return;
+    }
+    if (live !== undefined) {
+      live.currentTerm = record.currentTerm;
+      live.votedFor = record.votedFor;
       return;
     }
     if (tombstone !== undefined) this.removed.delete(group);

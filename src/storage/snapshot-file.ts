@@ -32,13 +32,20 @@ export async function readSnapshot(fs: FileSystem, dir: string): Promise<Snapsho
  * snapshot is durable under its final name, with its size in bytes.
  */
 export async function writeSnapshot(fs: FileSystem, dir: string, content: SnapshotToWrite): Promise<number> {
+  return writeSnapshotBytes(fs, dir, encodeSnapshot(content));
+}
+
+/**
+ * {@link writeSnapshot} for bytes already encoded (the compactor encodes in steps:
+ * `encodeSnapshotInSteps`).
+ */
+export async function writeSnapshotBytes(fs: FileSystem, dir: string, bytes: Uint8Array): Promise<number> {
   const temp = snapshotTempPath(dir);
   const final = snapshotPath(dir);
   // A temp file left by an earlier crash is garbage (the reader never looks at it): replace it.
   await fs.unlink(temp).catch((err: unknown) => {
     if (!hasErrno(err, 'ENOENT')) throw err;
   });
-  const bytes = encodeSnapshot(content);
   const handle = await fs.open(temp, 'create');
   try {
     await handle.write(bytes, 0);
