@@ -21,8 +21,8 @@ import { manualIntervals, propertyTimeout, replayParameters } from '../fast-time
  * generates commands (an update of a random group, concurrent batches mixing updates of several
  * groups with removeGroup and sync() among them, removeGroup, sync(), interval compactions,
  * injected I/O errors, crashes at a random file-system operation while a mixed batch is in flight,
- * clean restarts, MetadataStore.load and Metadata.load({ group })), runs them against the store and
- * a plain per-group model, and checks:
+ * SIGKILL of the process likewise (the page cache kept), clean restarts, MetadataStore.load and
+ * Metadata.load({ group })), runs them against the store and a plain per-group model, and checks:
  *
  * - per group, after every crash and restart, the loaded state is the group's last acknowledged
  *   state or a later submitted one, never older, never one submitted only for another group (the
@@ -698,6 +698,42 @@ class CrashCommand implements Cmd {
   }
 }
 
+/**
+ * The process dies (SIGKILL) after `afterOps` operations while `during` is in flight; the machine
+ * does not crash, so the page cache keeps what it wrote. A new process loads and opens the store.
+ */
+class KillCommand implements Cmd {
+  constructor(
+    readonly afterOps: number,
+    readonly during: readonly Op[],
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: StoreModel, real: StoreSystem): Promise<void> {
+    real.note(this.toString());
+    const process = real.process;
+    if (m.open && real.store && process) {
+      const killed = real.disk.scheduleKill(process, this.afterOps);
+      const planned = await submitAll(m, real.store, this.during);
+      await checkPlanned(m, real, planned, () => process.killed);
+      process.kill();
+      await killed;
+    }
+    // A killed process closes nothing: its store is simply gone.
+    real.store = undefined;
+    real.process = undefined;
+    m.open = false;
+    m.failed = false;
+    const loaded = await checkedLoad(m, real, 'after SIGKILL');
+    await checkedOpen(m, real, 'after SIGKILL', loaded, true);
+    if (m.open) checkView(m, real, 'after SIGKILL');
+  }
+  toString(): string {
+    return `Kill(after ${this.afterOps} ops, during=[${this.during.map(showOp).join(', ')}])`;
+  }
+}
+
 const groupArbitrary = fc.constantFrom(...GROUP_IDS);
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -733,6 +769,9 @@ function storeCommands(faults: boolean): fc.Arbitrary<Cmd>[] {
     fc
       .tuple(crashScheduleArbitrary({ maxOps: 40 }), fc.array(opArbitrary, { maxLength: 12 }))
       .map(([schedule, during]) => new CrashCommand(schedule, during)),
+    fc
+      .tuple(fc.nat({ max: 16 }), fc.array(opArbitrary, { minLength: 2, maxLength: 12 }))
+      .map(([afterOps, during]) => new KillCommand(afterOps, during)),
   ];
   if (faults) commands.push(faultArbitrary().map((rule) => new FaultCommand(rule)));
   return commands;
