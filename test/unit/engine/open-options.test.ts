@@ -99,7 +99,10 @@ describe('createIfMissing: false', () => {
   it('the constructor form is refused the same way: ready() and every queued call reject, nothing is created', async () => {
     const parent = tempDir();
     const dir = join(parent, 'node');
-    const manager = new MetadataManager(new Metadata(dir, 4, 2), 0, { createIfMissing: false });
+    const initial = new Metadata(dir);
+    initial.currentTerm = 4;
+    initial.votedFor = 2;
+    const manager = new MetadataManager(initial, 0, { createIfMissing: false });
     const update = manager.updateCurrentTerm(5);
     await expect(manager.ready()).rejects.toMatchObject({
       code: 'ERR_METADATA_NOT_FOUND',
