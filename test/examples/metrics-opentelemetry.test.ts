@@ -100,7 +100,7 @@ describe('examples/metrics-opentelemetry.js', () => {
     expect(sum(metrics.get('raft_metadata.compactions'))).toBe(1);
     expect(histogram(metrics.get('raft_metadata.compaction.duration')).count).toBe(1);
     expect(sum(metrics.get('raft_metadata.log.size'))).toBe(stats.logBytes);
-    expect(stats.logBytes).toBe(32);
+    expect(stats.logBytes).toBe(48); // one 48-byte record
     expect(metrics.has('raft_metadata.failures')).toBe(false); // nothing failed
   });
 
@@ -129,7 +129,7 @@ describe('examples/metrics-opentelemetry.js', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [examplePath]);
     expect(stdout).toMatch(/^raft_metadata\.updates \{update\} \{\} 10$/m);
     expect(stdout).toMatch(/^raft_metadata\.compactions \{compaction\} \{\} 1$/m);
-    expect(stdout).toMatch(/^raft_metadata\.log\.size By \{\} 32$/m);
+    expect(stdout).toMatch(/^raft_metadata\.log\.size By \{\} 48$/m);
     expect(stdout).toMatch(/^raft_metadata\.fsync\.duration s \{\} \{"count":\d+,"sum":[\d.e-]+\}$/m);
   });
 });

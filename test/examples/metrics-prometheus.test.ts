@@ -82,7 +82,7 @@ describe('examples/metrics-prometheus.js', () => {
     });
     expect(await values(registry, 'raft_metadata_compactions_total')).toEqual({ '': 1 });
     expect((await values(registry, 'raft_metadata_compaction_duration_seconds'))._count).toBe(1);
-    expect(await values(registry, 'raft_metadata_log_bytes')).toEqual({ '': 32 });
+    expect(await values(registry, 'raft_metadata_log_bytes')).toEqual({ '': 48 }); // one 48-byte record
     expect(await values(registry, 'raft_metadata_failures_total')).toEqual({ '{code="EIO"}': 0 });
 
     const text = await registry.metrics();
@@ -152,6 +152,6 @@ describe('examples/metrics-prometheus.js', () => {
     expect(stdout).toContain('# TYPE raft_metadata_fsync_duration_seconds histogram');
     expect(stdout).toMatch(/^raft_metadata_updates_acknowledged_total 10$/m);
     expect(stdout).toMatch(/^raft_metadata_compactions_total 1$/m);
-    expect(stdout).toMatch(/^raft_metadata_log_bytes 32$/m);
+    expect(stdout).toMatch(/^raft_metadata_log_bytes 48$/m);
   });
 });

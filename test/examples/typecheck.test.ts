@@ -12,15 +12,22 @@ function readmeUsage(): Record<string, string> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const usage = readme.slice(readme.indexOf('\n## Usage\n'), readme.indexOf('\n## API in short\n'));
   const blocks = [...usage.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  const free =
-    'declare const term: number;\ndeclare const candidateId: number;\ndeclare const dir: string;\n';
+  const free = [
+    'declare const term: number;',
+    'declare const candidateId: number;',
+    'declare const dir: string;',
+    'declare const isNewNode: boolean;',
+    "declare const identity: import('raft-metadata').NodeIdentity;",
+    'declare const requests: { group: number; term: number }[];',
+    '',
+  ].join('\n');
   return Object.fromEntries(blocks.map((code, i) => [`__readme-usage-${i}.ts`, `${code}${free}`]));
 }
 
 describe('examples type-check', () => {
   it("the metrics examples and the README's usage have no type errors, and a wrong field would be one", () => {
     const usage = readmeUsage();
-    expect(Object.keys(usage)).toHaveLength(2);
+    expect(Object.keys(usage)).toHaveLength(3); // open(), the constructor form, MetadataStore
     const messages = typeCheck(
       {
         ...usage,
