@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, it } from 'vitest';
 import { type FileSystem, Metadata, MetadataManager } from '../../src/index.js';
@@ -7,7 +9,7 @@ import {
   type Planned,
   submitConcurrently,
 } from '../../src/testing/conformance/concurrent.js';
-import { type HardStateModel, sameState } from '../../src/testing/conformance/model.js';
+import { type HardStateModel, type HardStateValue, sameState } from '../../src/testing/conformance/model.js';
 import { checkedLoad, checkedOpen } from '../../src/testing/conformance/open-load.js';
 import { finalCheck, newConformanceRun, openFirst, runCommands } from '../../src/testing/conformance/run.js';
 import type { ConformanceSystem } from '../../src/testing/conformance/system.js';
@@ -102,9 +104,32 @@ function managerCommands(): fc.Arbitrary<Cmd>[] {
   ];
 }
 
-function runModel(cmds: Iterable<Cmd>, disk: SimulatedDiskOptions): Promise<void> {
-  return runCommands({ openStore: openManager, loadState: loadMetadata, dir: DIR, disk }, cmds);
+function runModel(
+  cmds: Iterable<Cmd>,
+  disk: SimulatedDiskOptions,
+  start?: { files: ReadonlyMap<string, Uint8Array>; state: HardStateValue },
+): Promise<void> {
+  return runCommands({ openStore: openManager, loadState: loadMetadata, dir: DIR, disk, start }, cmds);
 }
+
+/** The format-v1 directories of test/fixtures/v1 (written by 0.1.0) that open, and their state. */
+const V1_ROOT = join(import.meta.dirname, '../fixtures/v1');
+const V1_MANIFEST = JSON.parse(readFileSync(join(V1_ROOT, 'manifest.json'), 'utf8')) as Record<
+  string,
+  { currentTerm?: number; votedFor?: number; error?: string }
+>;
+const V1_STARTS = Object.entries(V1_MANIFEST)
+  .filter(([, expected]) => expected.error === undefined)
+  .map(([name, expected]) => ({
+    name,
+    files: new Map(
+      readdirSync(join(V1_ROOT, name)).map((file) => [
+        file,
+        new Uint8Array(readFileSync(join(V1_ROOT, name, file))),
+      ]),
+    ),
+    state: { currentTerm: expected.currentTerm ?? 0, votedFor: expected.votedFor ?? 0 },
+  }));
 
 describe('MetadataManager against a model, on a crashing disk', () => {
   beforeEach(() => {
@@ -120,6 +145,21 @@ describe('MetadataManager against a model, on a crashing disk', () => {
       await fc.assert(
         fc.asyncProperty(fc.commands(managerCommands(), { maxCommands: 30 }), (cmds) =>
           runModel(cmds, { failedSync: 'limbo' }),
+        ),
+        { timeout: 30_000, ...replayParameters() },
+      );
+    },
+    propertyTimeout(100),
+  );
+
+  it(
+    'keeps every promise from a format-v1 directory on: the upgrade, crashes inside it, and on',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...V1_STARTS),
+          fc.commands(managerCommands(), { maxCommands: 30 }),
+          (start, cmds) => runModel(cmds, { failedSync: 'limbo' }, start),
         ),
         { timeout: 30_000, ...replayParameters() },
       );

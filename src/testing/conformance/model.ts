@@ -117,9 +117,10 @@ export class HardStateModel {
   /** The store reported an I/O failure and must refuse every update until it is reopened. */
   failed = false;
 
+  /** `initial`: the state already on disk when the run starts (durable, as if loaded). */
   constructor(initial: HardStateValue = { currentTerm: 0, votedFor: NO_VOTE }) {
     this.chain = [initial];
-    this.#seen.add(keyOf(initial));
+    this.#observeDurable(initial);
   }
 
   /** The state the store holds in memory (the latest submitted one). */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { SimulatedDisk } from '../sim/disk.js';
 import type { SimulatedDiskOptions } from '../sim/types.js';
 import { type Cmd, type CommandOptions, conformanceCommands } from './commands.js';
-import { HardStateModel } from './model.js';
+import { HardStateModel, type HardStateValue } from './model.js';
 import { checkedLoad, checkedOpen, closeStore } from './open-load.js';
 import {
   ConformanceSystem,
@@ -22,20 +22,33 @@ export interface ConformanceRunOptions {
   dir?: string;
   codes?: ErrorCodes | false;
   disk?: SimulatedDiskOptions | undefined;
+  /**
+   * Files already in the directory (name → bytes, durable) and the state they hold: the run starts
+   * from them instead of an empty directory (this repository's model runs start from the format-v1
+   * directories of test/fixtures/v1, so the upgrade is covered too).
+   */
+  start?: { readonly files: ReadonlyMap<string, Uint8Array>; readonly state: HardStateValue } | undefined;
 }
 
 export function newConformanceRun(options: ConformanceRunOptions): {
   model: HardStateModel;
   real: ConformanceSystem;
 } {
+  const disk = new SimulatedDisk(options.disk ?? {});
+  const dir = options.dir ?? '/data/raft';
+  if (options.start !== undefined) {
+    disk.mkdirp(dir);
+    for (const [name, bytes] of options.start.files) disk.putFile(`${dir}/${name}`, bytes);
+  }
+  const model = new HardStateModel(options.start?.state);
   const real = new ConformanceSystem({
-    disk: new SimulatedDisk(options.disk ?? {}),
-    dir: options.dir ?? '/data/raft',
+    disk,
+    dir,
     openStore: options.openStore,
     loadState: options.loadState,
     codes: options.codes ?? RAFT_METADATA_CODES,
   });
-  return { model: new HardStateModel(), real };
+  return { model, real };
 }
 
 /** Opens the store for the first time (setup of a run). */
