@@ -14,3 +14,8 @@ export function crc32OfString(text: string): number {
 export function crc32Continue(data: Uint8Array, seed: number): number {
   return CRC32.buf(data, seed | 0) >>> 0;
 }
+
+/** CRC-32 of the UTF-8 bytes of `text` continuing from `seed` (the CRC-32 of the text before it). */
+export function crc32OfStringContinue(text: string, seed: number): number {
+  return CRC32.str(text, seed | 0) >>> 0;
+}
