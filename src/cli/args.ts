@@ -99,3 +99,8 @@ export function integerOption(
   }
   return n;
 }
+
+/** `--group N` (inspect, verify, dump): a group id, a safe non-negative integer; undefined when absent. */
+export function groupOption(command: string, value: string | boolean | undefined): number | undefined {
+  return integerOption(command, 'group', value, 0);
+}

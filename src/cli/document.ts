@@ -1,19 +1,20 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { NodeIdentity } from '../identity.js';
-import type {
-  CorruptionInfo,
-  DirectoryKind,
-  Examination,
-  ExaminedLog,
-  ExaminedRecord,
-  ForeignFile,
-  ForeignReason,
-  FormatSummary,
-  Verdict,
+import {
+  type CorruptionInfo,
+  type DirectoryKind,
+  type Examination,
+  type ExaminedLog,
+  type ExaminedRecord,
+  type ForeignFile,
+  type ForeignReason,
+  type FormatSummary,
+  groupsNamed,
+  type Verdict,
 } from '../ops/examine.js';
 import type { RepairPlan } from '../ops/repair-plan.js';
 import type { DamagedRange, ForeignRecord, SalvagedSnapshot } from '../ops/salvage.js';
-import type { RecordKind } from '../state.js';
+import { NONE_SERVER_ID, type RecordKind } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { CommandName } from './help.js';
 
@@ -203,6 +204,8 @@ export interface DirectoryJson {
   readonly lock: LockJson;
   readonly otherFiles: readonly string[];
   readonly format: FormatJson;
+  /** How many groups a node loads and their terms. */
+  readonly groups: GroupsJson;
 }
 
 export function corruptionJson(dir: string, error: CorruptionInfo | undefined): CorruptionJson | null {
@@ -286,7 +289,93 @@ export function directoryJson(exam: Examination): DirectoryJson {
     lock: lockJson(exam.lock),
     otherFiles: exam.otherNames,
     format: formatJson(exam),
+    groups: groupsJson(exam),
   };
+}
+
+// ---- groups (a MetadataStore's directory: inspect, verify, dump) ------------------------------
+
+/** One group as a node loads it (`--group N`). */
+export interface GroupStateJson {
+  readonly group: number;
+  /** `live`: it has state; `removed`: a tombstone (it resumes at its last term, no vote); `none`: never updated. */
+  readonly status: 'live' | 'removed' | 'none';
+  readonly currentTerm: number;
+  readonly votedFor: number;
+  /** The sequence number of the last record the directory's state includes (every group's). */
+  readonly lastSeq: number;
+}
+
+/** A group and its state, in the summary's list of the highest terms. */
+export interface GroupTermJson {
+  readonly group: number;
+  readonly currentTerm: number;
+  readonly votedFor: number;
+}
+
+/** How many groups a node loads and their terms (every directory: one written by MetadataManager has group 0 at most). */
+export interface GroupsJson {
+  /** The directory's own files name groups other than 0 (written by a multi-group MetadataStore). */
+  readonly multiGroup: boolean;
+  /** Distinct groups (live or removed) the directory's own readable files name, loadable or not. */
+  readonly named: number;
+  /** Whether a node loads the directory; the counts below are null when it refuses to start. */
+  readonly loaded: boolean;
+  /** Live groups (group 0 included once it left term 0 with no vote). */
+  readonly live: number | null;
+  /** Removed groups (tombstones). */
+  readonly removed: number | null;
+  /** Live groups that hold a vote in their current term. */
+  readonly voted: number | null;
+  /** The lowest and highest current term among live groups, or null when there is none. */
+  readonly termRange: { readonly min: number; readonly max: number } | null;
+  /** The live groups with the highest terms (at most {@link HIGHEST_GROUPS}), highest first, ties by group. */
+  readonly highest: readonly GroupTermJson[];
+}
+
+/** How many groups the summary's `highest` lists. */
+export const HIGHEST_GROUPS = 5;
+
+export function groupsJson(exam: Examination): GroupsJson {
+  const named = groupsNamed(exam);
+  const recovered = exam.recovered;
+  const base = { multiGroup: named.some((id) => id !== 0), named: named.length };
+  if (recovered === undefined) {
+    return { ...base, loaded: false, live: null, removed: null, voted: null, termRange: null, highest: [] };
+  }
+  let voted = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  const all: GroupTermJson[] = [];
+  for (const [group, state] of recovered.groups) {
+    if (state.votedFor !== NONE_SERVER_ID) voted++;
+    min = Math.min(min, state.currentTerm);
+    max = Math.max(max, state.currentTerm);
+    all.push({ group, currentTerm: state.currentTerm, votedFor: state.votedFor });
+  }
+  all.sort((a, b) => b.currentTerm - a.currentTerm || a.group - b.group);
+  return {
+    ...base,
+    loaded: true,
+    live: recovered.groups.size,
+    removed: recovered.removed.size,
+    voted,
+    termRange: all.length === 0 ? null : { min, max },
+    highest: all.slice(0, HIGHEST_GROUPS),
+  };
+}
+
+/** Group `group` as a node loads it, or null when it refuses to start. */
+export function groupStateJson(exam: Examination, group: number): GroupStateJson | null {
+  const recovered = exam.recovered;
+  if (recovered === undefined) return null;
+  const live = recovered.groups.get(group);
+  const lastSeq = recovered.lastSeq;
+  if (live !== undefined) return { group, status: 'live', ...live, lastSeq };
+  const tombstone = recovered.removed.get(group);
+  if (tombstone !== undefined)
+    return { group, status: 'removed', currentTerm: tombstone, votedFor: NONE_SERVER_ID, lastSeq };
+  return { group, status: 'none', currentTerm: 0, votedFor: NONE_SERVER_ID, lastSeq };
 }
 
 export interface RecordJson {

@@ -31,9 +31,9 @@ export const COMMAND_NAMES = ['inspect', 'verify', 'dump', 'compact', 'repair', 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export const USAGE: Record<CommandName, string> = {
-  inspect: `${RUN} inspect [--json] DIR`,
-  verify: `${RUN} verify [--json | --quiet] DIR`,
-  dump: `${RUN} dump [--json] DIR`,
+  inspect: `${RUN} inspect [--group N] [--json] DIR`,
+  verify: `${RUN} verify [--group N] [--json | --quiet] DIR`,
+  dump: `${RUN} dump [--group N] [--json] DIR`,
   compact: `${RUN} compact [--json] DIR`,
   repair: `${RUN} repair [--yes] [--min-term N] [--bump-term] [--json] DIR`,
   doctor: `${RUN} doctor [--json] [--duration MS] DIR`,
@@ -72,10 +72,13 @@ Shows, without changing anything:
   - each log file: format version, record count, first and last sequence number, and its tail:
     clean, or torn at byte N with K non-zero bytes after it, or corrupt at byte N
   - the lock: free, or held by pid P on host H since T (as LOCK records its owner)
+  - a MetadataStore's directory (groups other than 0): how many live groups (how many with a
+    vote), how many removed (tombstones), the range of their terms and the highest ones
 Safe to run while a node is using DIR.
 
 Options:
-  --json   print one JSON document
+  --group N   the state of group N (live, removed, or never updated) in place of group 0's
+  --json      print one JSON document
 Exit: 0 (whatever the directory holds), 3 not a metadata directory, 64 usage, 74 I/O error.`,
 
   verify: `Usage: ${USAGE.verify}
@@ -92,8 +95,10 @@ Exit:
 The message also says each file's format version, the directory id and the node identity.
   3  not a metadata directory: DIR is missing, not a directory, or has no metadata.json and no
      log-*.wal file (an empty directory included: a node started there begins at term 0)
+On a MetadataStore's directory (groups other than 0) it says how many groups a node loads.
 
 Options:
+  --group N print group N's state in place of the summary (the exit code is the directory's)
   --json    print one JSON document
   --quiet   print nothing, only the exit code (not with --json)
 Also: 64 usage, 74 I/O error.`,
@@ -110,17 +115,20 @@ another directory are FOREIGN rows, never damage):
   not-reached  after the damage: readable, but a node never loads it
   foreign      in a log of another directory: never this node's state
 Damaged byte ranges are listed where they are, and for each log where its valid records stop.
+A record of a group other than 0 shows its group (term@g5); a removal is remove@gN.
 Read-only; safe while a node runs.
 
 Options:
-  --json   print one JSON document
+  --group N   only group N's records (damaged ranges are listed whatever their group)
+  --json      print one JSON document
 Exit: 0, 3 not a metadata directory, 64 usage, 74 I/O error.`,
 
   compact: `Usage: ${USAGE.compact}
 
 Opens DIR with the library (taking its lock), writes a snapshot covering every record, starts a
 fresh log, removes the old logs and closes. A torn tail is dropped on the way (it was never
-acknowledged). Refuses while another live process holds the lock.
+acknowledged). A directory with groups other than 0 is opened as a MetadataStore (every group
+and tombstone kept). Refuses while another live process holds the lock.
 
 Options:
   --json   print one JSON document

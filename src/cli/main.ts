@@ -17,12 +17,18 @@ interface Command {
 }
 
 const COMMANDS: Record<CommandName, Command> = {
-  inspect: { options: {}, load: async () => (await import('./commands/inspect.js')).inspect },
+  inspect: {
+    options: { group: { type: 'string' } },
+    load: async () => (await import('./commands/inspect.js')).inspect,
+  },
   verify: {
-    options: { quiet: { type: 'boolean', short: 'q' } },
+    options: { quiet: { type: 'boolean', short: 'q' }, group: { type: 'string' } },
     load: async () => (await import('./commands/verify.js')).verify,
   },
-  dump: { options: {}, load: async () => (await import('./commands/dump.js')).dump },
+  dump: {
+    options: { group: { type: 'string' } },
+    load: async () => (await import('./commands/dump.js')).dump,
+  },
   compact: { options: {}, load: async () => (await import('./commands/compact.js')).compact },
   repair: {
     options: {

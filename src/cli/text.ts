@@ -8,7 +8,17 @@ import type { DamagedRange, SalvagedLog } from '../ops/salvage.js';
 import { NONE_SERVER_ID } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { LogEnd } from '../storage/log-reader.js';
-import { type FormatJson, formatJson, logJson, nameIn, type SnapshotJson } from './document.js';
+import {
+  type FormatJson,
+  formatJson,
+  type GroupStateJson,
+  type GroupsJson,
+  groupStateJson,
+  groupsJson,
+  logJson,
+  nameIn,
+  type SnapshotJson,
+} from './document.js';
 import { RUN } from './help.js';
 
 /**
@@ -135,12 +145,21 @@ export const VERDICT_TEXT = {
   'not-metadata': 'not a metadata directory',
 } as const;
 
-export function snapshotText(snapshot: SnapshotJson | null, format?: FormatJson): string {
+export function snapshotText(
+  snapshot: SnapshotJson | null,
+  format?: FormatJson,
+  groups?: { readonly live: number; readonly removed: number },
+): string {
   if (snapshot === null) return 'none (state starts at term 0; the logs hold everything)';
   if (snapshot.checksumOk) {
     const version = format?.snapshot?.version;
     const v = version === undefined || version === null ? '' : `format v${version}, `;
-    return `${snapshot.name}: ${v}covers seq 1..${snapshot.lastSeq}, term ${snapshot.currentTerm}, vote ${vote(snapshot.votedFor ?? 0)}, checksum ok, ${plural(snapshot.size, 'byte')}`;
+    // A multi-group directory's snapshot: its counts (group 0's term alone says little).
+    const held =
+      groups === undefined
+        ? `term ${snapshot.currentTerm}, vote ${vote(snapshot.votedFor ?? 0)}`
+        : `${plural(groups.live, 'live group')} and ${plural(groups.removed, 'tombstone')}`;
+    return `${snapshot.name}: ${v}covers seq 1..${snapshot.lastSeq}, ${held}, checksum ok, ${plural(snapshot.size, 'byte')}`;
   }
   const claims = snapshot.unverified
     ? `; its JSON claims ${Object.entries(snapshot.unverified)
@@ -240,19 +259,17 @@ function versionText(version: 1 | 2 | null): string {
 }
 
 /** The verify verdict as sentences: the first line is the summary. */
-export function verifyLines(exam: Examination): string[] {
+export function verifyLines(exam: Examination, group?: number): string[] {
   const dir = exam.dir;
   const recovered = exam.recovered;
   const lines: string[] = [];
+  const loaded = (): string => loadsText(exam, group);
   switch (exam.verdict) {
     case 'not-metadata':
       lines.push(`NOT A METADATA DIRECTORY: ${notMetadataText(exam)}.`);
       break;
     case 'clean':
-      if (recovered)
-        lines.push(
-          `OK: ${resolve(dir)} is clean; a node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}.`,
-        );
+      if (recovered) lines.push(`OK: ${resolve(dir)} is clean; a node loads ${loaded()}.`);
       lines.push(formatLine(exam));
       break;
     case 'torn': {
@@ -264,7 +281,7 @@ export function verifyLines(exam: Examination): string[] {
       lines.push(formatLine(exam));
       lines.push(
         'A crash cut the last write short before its fdatasync returned: none of it was acknowledged, nothing is lost.',
-        `A node loads ${stateText({ ...recovered.state, lastSeq: recovered.lastSeq })}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`${RUN} compact ${dir}\` does it now.`,
+        `A node loads ${loaded()}. The next open keeps every valid record, starts a new log after seq ${recovered.lastSeq} and removes the torn log; \`${RUN} compact ${dir}\` does it now.`,
       );
       break;
     }
@@ -310,4 +327,79 @@ export function verifyLines(exam: Examination): string[] {
     );
   }
   return lines;
+}
+
+// ---- groups (a MetadataStore's directory) ----------------------------------------------------
+
+/** `2 live groups (1 with a vote), 1 removed`: the counts of what a node loads. */
+export function groupCountText(groups: GroupsJson): string {
+  if (!groups.loaded)
+    return `${plural(groups.named, 'group')} named by readable files (a node refuses to start)`;
+  const live = groups.live ?? 0;
+  return `${plural(live, 'live group')} (${groups.voted ?? 0} with a vote), ${groups.removed ?? 0} removed`;
+}
+
+/** The summary of every group: counts, term range, the highest terms. */
+export function groupsText(groups: GroupsJson): string {
+  const parts = [groupCountText(groups)];
+  if (groups.termRange !== null) {
+    const { min, max } = groups.termRange;
+    parts.push(min === max ? `every term ${max}` : `terms ${min}..${max}`);
+  }
+  const lines = [parts.join('; ')];
+  if (groups.highest.length > 0) {
+    const list = groups.highest.map(
+      (g) =>
+        `group ${g.group} term ${g.currentTerm}${g.votedFor === NONE_SERVER_ID ? '' : ` (vote ${g.votedFor})`}`,
+    );
+    lines.push(`highest: ${list.join(', ')}`);
+  }
+  lines.push('`--group N` shows one group');
+  return lines.join('\n');
+}
+
+/** One group's state in words: `group 5: term 4, vote none, last seq 5` (and what removed or never updated means). */
+export function groupStateText(state: GroupStateJson): string {
+  const what =
+    state.status === 'removed'
+      ? ' (removed: a tombstone; it resumes at this term with no vote and cannot vote in it)'
+      : state.status === 'none'
+        ? ' (never updated: term 0, no vote)'
+        : '';
+  return `group ${state.group}: ${stateText(state)}${what}`;
+}
+
+/** Whether `exam` is a multi-group directory (its output adds the group summary). */
+export function multiGroup(exam: Examination): boolean {
+  return groupsJson(exam).multiGroup;
+}
+
+/** The snapshot's group counts, for {@link snapshotText}, when `exam` is a multi-group directory. */
+export function snapshotGroups(exam: Examination): { live: number; removed: number } | undefined {
+  const content = exam.snapshot?.content;
+  if (content === undefined || !multiGroup(exam)) return undefined;
+  return { live: content.groups.size, removed: content.removed.size };
+}
+
+/**
+ * What a node loads, in words: group 0's state (a directory of MetadataManager), group `group`'s
+ * (`--group N`), or the summary of every group (a multi-group directory).
+ */
+export function loadsText(exam: Examination, group?: number): string {
+  const recovered = exam.recovered;
+  if (recovered === undefined) return 'nothing (it refuses to start)';
+  if (group !== undefined) {
+    const state = groupStateJson(exam, group);
+    if (state !== null) return groupStateText(state);
+  }
+  const groups = groupsJson(exam);
+  if (!groups.multiGroup) return stateText({ ...recovered.state, lastSeq: recovered.lastSeq });
+  const range = groups.termRange;
+  const terms =
+    range === null
+      ? ''
+      : range.min === range.max
+        ? `, every term ${range.max}`
+        : `, terms ${range.min}..${range.max}`;
+  return `${groupCountText(groups)}${terms}, last seq ${recovered.lastSeq}`;
 }

@@ -415,3 +415,27 @@ function foreignJudge(
     };
   };
 }
+
+/**
+ * Every group the directory's own readable files name: the snapshot's and a whole temp snapshot's
+ * live groups and tombstones, and the group of every readable record of its own logs (foreign
+ * files excluded), ascending. A directory written by `MetadataManager` names group 0 at most.
+ */
+export function groupsNamed(exam: Examination): number[] {
+  const groups = new Set<number>();
+  for (const snap of [exam.snapshot, exam.snapshotTemp]) {
+    for (const id of snap?.content?.groups.keys() ?? []) groups.add(id);
+    for (const id of snap?.content?.removed.keys() ?? []) groups.add(id);
+  }
+  for (const log of exam.logs) {
+    if (log.foreign === undefined) for (const record of log.salvage.records) groups.add(record.group);
+  }
+  for (const id of exam.recovered?.groups.keys() ?? []) groups.add(id);
+  for (const id of exam.recovered?.removed.keys() ?? []) groups.add(id);
+  return [...groups].sort((a, b) => a - b);
+}
+
+/** Whether the directory holds groups other than 0 (written by a multi-group `MetadataStore`). */
+export function isMultiGroup(exam: Examination): boolean {
+  return groupsNamed(exam).some((id) => id !== 0);
+}

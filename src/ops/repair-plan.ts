@@ -2,7 +2,7 @@ import type { DirectoryId } from '../format/directory-id.js';
 import { logName, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
 import type { NodeIdentity } from '../identity.js';
 import { type HardState, NONE_SERVER_ID } from '../state.js';
-import type { Examination, ForeignFile, Verdict } from './examine.js';
+import { type Examination, type ForeignFile, groupsNamed, type Verdict } from './examine.js';
 
 /**
  * What a repair of a metadata directory does, decided from an {@link Examination}: {@link planRepair}
@@ -236,17 +236,7 @@ function keptIdentity(exam: Examination): { keep: KeptIdentity; warning: RepairW
 
 /** Groups other than 0 in this directory's own files (records, snapshots). */
 function otherGroupsOf(exam: Examination): number[] {
-  const groups = new Set<number>();
-  for (const snap of [exam.snapshot, exam.snapshotTemp]) {
-    for (const id of [...(snap?.content?.groups.keys() ?? []), ...(snap?.content?.removed.keys() ?? [])]) {
-      groups.add(id);
-    }
-  }
-  for (const log of exam.logs) {
-    if (log.foreign === undefined) for (const record of log.salvage.records) groups.add(record.group);
-  }
-  groups.delete(0);
-  return [...groups].sort((a, b) => a - b);
+  return groupsNamed(exam).filter((id) => id !== 0);
 }
 
 /** Decides what a repair of `exam` does. Pure: changes nothing. */

@@ -127,6 +127,9 @@ export async function salvageLog(
     await forEachSlot(handle, decoder, layout.headerSize, size, (slot, offset, bytes) => {
       if (slot.type === 'bad') {
         const nonZero = countNonZero(bytes);
+        // The zeros of a preallocation that is not a whole number of slots (a MetadataStore's
+        // log): the file's end, not damage.
+        if (nonZero === 0 && bytes.byteLength < layout.recordSize) return;
         if (run === undefined) {
           run = { offset, length: bytes.byteLength, reason: slot.reason, nonZeroBytes: nonZero };
         } else {

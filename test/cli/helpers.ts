@@ -268,3 +268,26 @@ export async function multiGroupDirectory(): Promise<string> {
   }
   return dir;
 }
+
+/**
+ * Groups 0 (term 2, vote 1), 5 (term 4) and 9 (term 3, removed), a compaction (snapshot up to
+ * seq 5, log-...06), then group 7 (term 6, vote 2) in slots 0 and 1 of the new log.
+ */
+export async function storeDirectory(): Promise<string> {
+  const dir = join(tempDir(), 'meta');
+  const { MetadataStore } = await import('../../src/index.js');
+  const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+  try {
+    await store.group(0).updateCurrentTerm(2);
+    await store.group(0).updateVotedFor(1);
+    await store.group(5).updateCurrentTerm(4);
+    await store.group(9).updateCurrentTerm(3);
+    await store.removeGroup(9);
+    await store.sync();
+    await store.group(7).updateCurrentTerm(6);
+    await store.group(7).updateVotedFor(2);
+  } finally {
+    await store.close();
+  }
+  return dir;
+}

@@ -19,6 +19,7 @@ import {
   newestLog,
   ROOT,
   slot,
+  storeDirectory,
   tempDir,
   v1Copy,
   writeAt,
@@ -346,10 +347,32 @@ describe.concurrent('--json on format v1 and v2, and on files of another directo
     );
   }, 180_000);
 
-  it('compact refusing a multi-group directory matches the schema (exit 5)', async () => {
+  it('inspect, verify and dump of a multi-group directory, with and without --group, match the schemas', async () => {
+    const dir = await storeDirectory();
+    const corrupt = await storeDirectory();
+    flipByte(newestLog(corrupt), slot(0) + 20);
+    await Promise.all(
+      [dir, corrupt].flatMap((d) =>
+        ['inspect', 'verify', 'dump'].flatMap((command) =>
+          [[], ['--group', '7'], ['--group', '9'], ['--group', '123']].map(async (extra) => {
+            const { doc } = await jsonRun(command, ...extra, d, '--json');
+            expect(doc.groups).toMatchObject({ multiGroup: true, loaded: d === dir });
+            if (extra.length > 0) expect(doc).toHaveProperty('group');
+          }),
+        ),
+      ),
+    );
+  }, 120_000);
+
+  it('compact of a multi-group directory matches the schema (exit 0, and 2 when corrupt)', async () => {
     const { code, doc } = await jsonRun('compact', await multiGroupDirectory(), '--json');
-    expect(code).toBe(5);
-    expect(doc).toMatchObject({ refusal: { reason: 'multi-group' }, after: null });
+    expect(code).toBe(0);
+    expect(doc).toMatchObject({ refusal: null, stats: { groups: 2, removedGroups: 1 } });
+    const corrupt = await storeDirectory();
+    flipByte(newestLog(corrupt), slot(0) + 20);
+    const refused = await jsonRun('compact', corrupt, '--json');
+    expect(refused.code).toBe(2);
+    expect(refused.doc).toMatchObject({ refusal: { reason: 'corrupt' }, groups: { loaded: false } });
   });
 
   it('a repair that sets a foreign log aside matches the schema (applied)', async () => {

@@ -1,14 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
 import { MetadataManager } from '../../engine/manager.js';
+import { MetadataStore, type StoreStats } from '../../engine/store.js';
 import { CorruptionError, LockedError, MultiGroupDirectoryError } from '../../errors.js';
-import { examineDirectory } from '../../ops/examine.js';
+import { examineDirectory, isMultiGroup } from '../../ops/examine.js';
 import { CHANNELS, type ManagerStats } from '../../stats.js';
 import type { CommandContext } from '../context.js';
-import { FORMAT_TEXT, formatJson, lockJson, type RefusalJson, stateJson } from '../document.js';
+import { FORMAT_TEXT, formatJson, groupsJson, lockJson, type RefusalJson, stateJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import { RUN } from '../help.js';
-import { labelled, millis, notMetadataText, ownerText, stateText } from '../text.js';
+import { groupsText, labelled, loadsText, millis, notMetadataText, ownerText } from '../text.js';
 
 interface CompactionEvent {
   readonly dir: string;
@@ -25,6 +26,20 @@ function fileNames(exam: Awaited<ReturnType<typeof examineDirectory>>): string[]
   return [...(exam.snapshot ? [exam.snapshot.name] : []), ...exam.logs.map((l) => l.name)];
 }
 
+/** Opens the directory as a node does (a store, or a manager), compacts, closes: the stats before closing. */
+async function openAndCompact(ctx: CommandContext, viaStore: boolean): Promise<ManagerStats | StoreStats> {
+  const options = { fs: ctx.fs, flushIntervalMs: 0 };
+  const opened = viaStore
+    ? await MetadataStore.open(ctx.dir, options)
+    : await MetadataManager.open(ctx.dir, options);
+  try {
+    await opened.sync();
+    return opened.stats();
+  } finally {
+    await opened.close();
+  }
+}
+
 export async function compact(ctx: CommandContext): Promise<number> {
   const dir = ctx.dir;
   const before = await examineDirectory(ctx.fs, dir);
@@ -39,6 +54,7 @@ export async function compact(ctx: CommandContext): Promise<number> {
     stats: null,
     lock: lockJson(before.lock),
     format: { before: formatJson(before), after: null },
+    groups: groupsJson(before),
   };
   const refuse = (code: number, refusal: RefusalJson): number =>
     ctx.refuse(code, refusal.message, { ...nothing, refusal });
@@ -54,14 +70,17 @@ export async function compact(ctx: CommandContext): Promise<number> {
     if (isCompactionEvent(message) && resolve(message.dir) === resolve(dir)) events.push(message);
   };
   diagnosticsChannel.subscribe(CHANNELS.compaction, onCompaction);
-  let stats: ManagerStats;
+  // A MetadataStore's directory (groups other than 0) opens as a store, exactly as its node opens
+  // it; a MetadataManager's as a manager (whose output this command always printed).
+  const viaStore = isMultiGroup(before);
+  let stats: ManagerStats | StoreStats;
   try {
-    const manager = await MetadataManager.open(dir, { fs: ctx.fs, flushIntervalMs: 0 });
     try {
-      await manager.sync();
-      stats = manager.stats();
-    } finally {
-      await manager.close();
+      stats = await openAndCompact(ctx, viaStore);
+    } catch (err) {
+      // Groups the examination could not see (a manager refuses them before changing anything).
+      if (!(err instanceof MultiGroupDirectoryError) || viaStore) throw err;
+      stats = await openAndCompact(ctx, true);
     }
   } catch (err) {
     if (err instanceof LockedError) {
@@ -72,13 +91,6 @@ export async function compact(ctx: CommandContext): Promise<number> {
         reason: 'locked',
         message: `refusing: ${resolve(dir)} is locked by ${ownerText(err.owner)} (ERR_METADATA_LOCKED). A running node compacts by itself; stop it first for an offline compaction.`,
         lock,
-      });
-    }
-    if (err instanceof MultiGroupDirectoryError) {
-      // A multi-group store's directory: MetadataManager refuses it before changing anything.
-      return refuse(EXIT.refused, {
-        reason: 'multi-group',
-        message: `${err.message} (ERR_MULTI_GROUP_DIRECTORY). compact opens a single-group directory only; a MetadataStore compacts its directory itself (sync()).`,
       });
     }
     if (err instanceof CorruptionError) {
@@ -113,12 +125,15 @@ export async function compact(ctx: CommandContext): Promise<number> {
       lock: lockJson(before.lock),
       refusal: null,
       format: { before: formatJson(before), after: formatJson(after) },
+      groups: groupsJson(after),
     });
     return EXIT.ok;
   }
+  const groups = groupsJson(after);
   const rows: [string, string][] = [
     ['compacted', resolve(dir)],
-    ['state', state ? stateText(state) : 'unknown'],
+    ['state', state ? loadsText(after) : 'unknown'],
+    ...(groups.multiGroup ? [['groups', groupsText(groups)] as [string, string]] : []),
     [
       'snapshot',
       after.snapshot?.content

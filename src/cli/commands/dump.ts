@@ -1,16 +1,19 @@
 import { type ExaminedLog, examineDirectory } from '../../ops/examine.js';
+import { groupOption } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { directoryJson, kindName, logJson, recordJson } from '../document.js';
+import { directoryJson, groupStateJson, kindName, logJson, recordJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import {
   corruptionText,
   foreignLines,
   formatLine,
+  groupsText,
   headerText,
+  loadsText,
   notMetadataText,
   plural,
+  snapshotGroups,
   snapshotText,
-  stateText,
   table,
   vote,
 } from '../text.js';
@@ -31,8 +34,13 @@ function stopText(log: ExaminedLog): string {
   return `valid records stop at byte ${end.offset}; then ${rest}`;
 }
 
-function logTable(log: ExaminedLog): string {
-  const rows: { offset: number; cells: string[] }[] = log.records.map((r) => ({
+/** The records `--group N` keeps (all of them without it). */
+function recordsOf(log: ExaminedLog, group: number | undefined): ExaminedLog['records'] {
+  return group === undefined ? log.records : log.records.filter((r) => r.group === group);
+}
+
+function logTable(log: ExaminedLog, group: number | undefined): string {
+  const rows: { offset: number; cells: string[] }[] = recordsOf(log, group).map((r) => ({
     offset: r.offset,
     cells: [
       String(r.offset),
@@ -86,6 +94,7 @@ function logTable(log: ExaminedLog): string {
 }
 
 export async function dump(ctx: CommandContext): Promise<number> {
+  const group = groupOption('dump', ctx.values.group);
   const exam = await examineDirectory(ctx.fs, ctx.dir);
   const report = directoryJson(exam);
   const code = exam.verdict === 'not-metadata' ? EXIT.notMetadata : EXIT.ok;
@@ -94,8 +103,9 @@ export async function dump(ctx: CommandContext): Promise<number> {
     logs: exam.logs.map((log) => ({
       ...logJson(log),
       validUntil: log.scanError ? log.scanError.offset : (log.scan?.end.offset ?? 0),
-      records: log.records.map(recordJson),
+      records: recordsOf(log, group).map(recordJson),
     })),
+    ...(group === undefined ? {} : { group: groupStateJson(exam, group) }),
   };
   if (exam.verdict === 'not-metadata') {
     return ctx.refuse(code, `not a metadata directory: ${notMetadataText(exam)}`, document);
@@ -105,7 +115,16 @@ export async function dump(ctx: CommandContext): Promise<number> {
     return code;
   }
   const out: string[] = [];
-  out.push(formatLine(exam), `snapshot  ${snapshotText(report.snapshot, report.format)}`);
+  out.push(
+    formatLine(exam),
+    `snapshot  ${snapshotText(report.snapshot, report.format, snapshotGroups(exam))}`,
+  );
+  if (report.groups.multiGroup) out.push(`groups    ${groupsText(report.groups).split('\n').join('; ')}`);
+  if (group !== undefined) {
+    out.push(
+      `records   of group ${group} only (damaged ranges and records of another directory are listed whatever their group: they cannot be told)`,
+    );
+  }
   for (const log of exam.logs) {
     const what = headerText(
       log.salvage,
@@ -116,12 +135,12 @@ export async function dump(ctx: CommandContext): Promise<number> {
       '',
       `${log.name}  (${what}, ${plural(log.salvage.size, 'byte')})`,
       ...foreignLines(log).map((line) => `  ${line}`),
-      logTable(log),
+      logTable(log, group),
       `  ${stopText(log)}`,
     );
   }
   out.push('');
-  if (report.state) out.push(`a node loads: ${stateText(report.state)}`);
+  if (report.state) out.push(`a node loads: ${loadsText(exam, group)}`);
   else if (exam.error) out.push(`a node refuses to start: ${corruptionText(ctx.dir, exam.error)}`);
   ctx.io.out(out.join('\n'));
   return EXIT.ok;

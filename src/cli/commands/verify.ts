@@ -1,7 +1,7 @@
 import { examineDirectory } from '../../ops/examine.js';
-import { UsageError } from '../args.js';
+import { groupOption, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { directoryJson } from '../document.js';
+import { directoryJson, groupStateJson } from '../document.js';
 import { EXIT } from '../exit-codes.js';
 import { verifyLines } from '../text.js';
 
@@ -15,10 +15,11 @@ const CODES = {
 export async function verify(ctx: CommandContext): Promise<number> {
   if (ctx.values.quiet === true && ctx.json)
     throw new UsageError('--quiet and --json exclude each other', 'verify');
+  const group = groupOption('verify', ctx.values.group);
   const exam = await examineDirectory(ctx.fs, ctx.dir);
   const code = CODES[exam.verdict];
   if (ctx.values.quiet === true) return code;
-  const lines = verifyLines(exam);
+  const lines = verifyLines(exam, group);
   if (ctx.json) {
     const report = directoryJson(exam);
     ctx.emit(code, {
@@ -29,6 +30,8 @@ export async function verify(ctx: CommandContext): Promise<number> {
       logs: report.logs,
       lock: report.lock,
       format: report.format,
+      groups: report.groups,
+      ...(group === undefined ? {} : { group: groupStateJson(exam, group) }),
     });
     return code;
   }

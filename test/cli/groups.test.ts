@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { Metadata, MetadataStore } from '../../src/index.js';
+import {
+  cli,
+  cliJson,
+  contents,
+  flipByte,
+  HISTORY,
+  logNames,
+  makeDirectory,
+  newestLog,
+  slot,
+  storeDirectory,
+} from './helpers.js';
+
+/**
+ * inspect, verify and dump on a MetadataStore's directory: a summary of every group, `--group N`
+ * for one (dump: its records only); a MetadataManager's directory prints what it always did.
+ */
+
+const SUMMARY = {
+  multiGroup: true,
+  named: 4,
+  loaded: true,
+  live: 3,
+  removed: 1,
+  voted: 2,
+  termRange: { min: 2, max: 6 },
+  highest: [
+    { group: 7, currentTerm: 6, votedFor: 2 },
+    { group: 5, currentTerm: 4, votedFor: 0 },
+    { group: 0, currentTerm: 2, votedFor: 1 },
+  ],
+};
+
+describe.concurrent('inspect, verify, dump on a multi-group directory', () => {
+  it('inspect: a summary of every group, in text and JSON', async () => {
+    const dir = await storeDirectory();
+    const text = await cli('inspect', dir);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^state +3 live groups \(2 with a vote\), 1 removed, last seq 7 \(what a node loads\)$/m,
+    );
+    expect(text.stdout).toMatch(/^groups +3 live groups \(2 with a vote\), 1 removed; terms 2\.\.6$/m);
+    expect(text.stdout).toContain(
+      'highest: group 7 term 6 (vote 2), group 5 term 4, group 0 term 2 (vote 1)',
+    );
+    expect(text.stdout).toMatch(
+      /snapshot +metadata\.json: format v2, covers seq 1\.\.5, 2 live groups and 1 tombstone/,
+    );
+    // The store's preallocated end (not a whole number of records) is not damage.
+    expect(text.stdout).not.toMatch(/DAMAGE|do not decode/);
+    const { code, json } = await cliJson('inspect', dir);
+    expect(code).toBe(0);
+    expect(json.groups).toEqual(SUMMARY);
+    expect(json).not.toHaveProperty('group');
+    expect(json.state).toMatchObject({ currentTerm: 2, votedFor: 1, lastSeq: 7 }); // group 0's
+  });
+
+  it('inspect --group N: one group (live, removed, never updated)', async () => {
+    const dir = await storeDirectory();
+    expect((await cli('inspect', '--group', '7', dir)).stdout).toMatch(
+      /^state +group 7: term 6, vote 2, last seq 7 \(what a node loads\)$/m,
+    );
+    expect((await cli('inspect', '--group', '9', dir)).stdout).toMatch(
+      /^state +group 9: term 3, vote none, last seq 7 \(removed: a tombstone/m,
+    );
+    const cases = [
+      ['5', { group: 5, status: 'live', currentTerm: 4, votedFor: 0, lastSeq: 7 }],
+      ['9', { group: 9, status: 'removed', currentTerm: 3, votedFor: 0, lastSeq: 7 }],
+      ['42', { group: 42, status: 'none', currentTerm: 0, votedFor: 0, lastSeq: 7 }],
+    ] as const;
+    for (const [id, expected] of cases) {
+      const { code, json } = await cliJson('inspect', '--group', id, dir);
+      expect(code).toBe(0);
+      expect(json.group).toEqual(expected);
+      expect(json.groups).toEqual(SUMMARY);
+    }
+    const bad = await cli('inspect', '--group', '-1', dir);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('--group must be an integer >= 0');
+  });
+
+  it('verify: the summary, or one group with --group N; exit codes as ever', async () => {
+    const dir = await storeDirectory();
+    const all = await cli('verify', dir);
+    expect(all.code).toBe(0);
+    expect(all.stdout.split('\n')[0]).toBe(
+      `OK: ${dir} is clean; a node loads 3 live groups (2 with a vote), 1 removed, terms 2..6, last seq 7.`,
+    );
+    const one = await cli('verify', '--group', '5', dir);
+    expect(one.stdout.split('\n')[0]).toBe(
+      `OK: ${dir} is clean; a node loads group 5: term 4, vote none, last seq 7.`,
+    );
+    const { code, json } = await cliJson('verify', '--group', '7', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      verdict: 'clean',
+      groups: SUMMARY,
+      group: { group: 7, status: 'live', currentTerm: 6, votedFor: 2 },
+    });
+    expect(String(json.message)).toContain('a node loads group 7: term 6, vote 2, last seq 7.');
+
+    // Corrupt: group 7's term record damaged, its vote record (a later write) after it.
+    flipByte(newestLog(dir), slot(0) + 20);
+    const corrupt = await cliJson('verify', '--group', '7', dir);
+    expect(corrupt.code).toBe(2);
+    expect(corrupt.json).toMatchObject({
+      state: null,
+      group: null,
+      groups: { multiGroup: true, loaded: false, live: null, removed: null, voted: null, termRange: null },
+    });
+  });
+
+  it('dump --group N lists that group records only', async () => {
+    const dir = await storeDirectory();
+    const all = await cliJson('dump', dir);
+    const allRecords = (all.json.logs as { records: { group?: number }[] }[]).flatMap((l) => l.records);
+    expect(allRecords.length).toBe(2); // the log after the snapshot holds group 7's two records
+    const { code, json } = await cliJson('dump', '--group', '7', dir);
+    expect(code).toBe(0);
+    const records = (json.logs as { records: { group?: number; kind: string }[] }[]).flatMap(
+      (l) => l.records,
+    );
+    expect(records.map((r) => [r.kind, r.group])).toEqual([
+      ['term', 7],
+      ['vote', 7],
+    ]);
+    expect(json.group).toMatchObject({ group: 7, status: 'live', currentTerm: 6, votedFor: 2 });
+    const none = await cliJson('dump', '--group', '5', dir);
+    expect((none.json.logs as { records: unknown[] }[]).flatMap((l) => l.records)).toEqual([]);
+    const text = await cli('dump', '--group', '5', dir);
+    expect(text.stdout).toContain('(no records)');
+    expect(text.stdout).toContain('records   of group 5 only');
+    expect(text.stdout).toContain('a node loads: group 5: term 4, vote none, last seq 7');
+    expect((await cli('dump', '--group', '7', dir)).stdout).toMatch(/term@g7 +6 +none +applied/);
+  });
+
+  it('a MetadataManager directory prints what it did before (group 0), and reads change nothing', async () => {
+    const dir = await makeDirectory(HISTORY);
+    const before = contents(dir);
+    const inspect = await cli('inspect', dir);
+    expect(inspect.stdout).toMatch(/^state +term 7, vote 1, last seq 6 \(what a node loads\)$/m);
+    expect(inspect.stdout).not.toMatch(/^groups/m);
+    expect(inspect.stdout).toMatch(
+      /snapshot +metadata\.json: format v2, covers seq 1\.\.2, term 3, vote 2, checksum ok/,
+    );
+    const verify = await cli('verify', dir);
+    expect(verify.stdout.split('\n')[0]).toBe(
+      `OK: ${dir} is clean; a node loads term 7, vote 1, last seq 6.`,
+    );
+    const dump = await cli('dump', dir);
+    expect(dump.stdout).not.toMatch(/^groups/m);
+    expect(dump.stdout).toContain('a node loads: term 7, vote 1, last seq 6');
+    const { json } = await cliJson('inspect', dir);
+    expect(json.groups).toEqual({
+      multiGroup: false,
+      named: 1,
+      loaded: true,
+      live: 1,
+      removed: 0,
+      voted: 1,
+      termRange: { min: 7, max: 7 },
+      highest: [{ group: 0, currentTerm: 7, votedFor: 1 }],
+    });
+    // --group 0 works on any directory.
+    expect((await cliJson('verify', '--group', '0', dir)).json.group).toMatchObject({
+      currentTerm: 7,
+      votedFor: 1,
+    });
+    expect(contents(dir)).toEqual(before);
+  });
+});
+
+describe.concurrent('compact on a multi-group directory', () => {
+  it('opens it as a MetadataStore: every group and tombstone kept, one fresh log', async () => {
+    const dir = await storeDirectory();
+    const { code, json } = await cliJson('compact', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      refusal: null,
+      before: { verdict: 'clean', files: ['metadata.json', 'log-0000000000000006.wal'] },
+      after: { verdict: 'clean', state: { currentTerm: 2, votedFor: 1, lastSeq: 7 } },
+      removed: ['log-0000000000000006.wal'],
+      created: ['log-0000000000000008.wal'],
+      groups: SUMMARY,
+      stats: { groups: 3, removedGroups: 1 },
+    });
+    expect(logNames(dir)).toEqual(['log-0000000000000008.wal']);
+    const loaded = await MetadataStore.load(dir);
+    expect([...loaded.keys()]).toEqual([0, 5, 7]);
+    expect(loaded.get(7)).toMatchObject({ currentTerm: 6, votedFor: 2 });
+    expect(await Metadata.load(dir, { group: 9 })).toMatchObject({ currentTerm: 3, votedFor: 0 });
+    const text = await cli('compact', dir);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^state +3 live groups \(2 with a vote\), 1 removed, terms 2\.\.6, last seq 7$/m,
+    );
+    expect(text.stdout).toMatch(/^groups +3 live groups/m);
+    expect(text.stdout).toMatch(/^took +nothing to do/m);
+  });
+
+  it('a corrupt multi-group directory: exit 2, nothing changed', async () => {
+    const dir = await storeDirectory();
+    flipByte(newestLog(dir), slot(0) + 20);
+    const before = contents(dir);
+    const { code, json } = await cliJson('compact', dir);
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ refusal: { reason: 'corrupt' }, after: null, groups: { loaded: false } });
+    expect(contents(dir)).toEqual(before);
+  });
+});
