@@ -530,5 +530,59 @@ export function planJson(plan: RepairPlan, exam: Examination) {
     setAside: plan.setAside.map(foreignFileJson),
     createFile: plan.createLog ?? null,
     otherGroups: plan.otherGroups,
+    groupRepairs: groupRepairsJson(plan),
+  };
+}
+
+/** A group's state in a repair plan: live (term, vote) or removed (a tombstone at its last term). */
+export interface PlannedGroupStateJson {
+  readonly currentTerm: number;
+  readonly votedFor: number;
+  readonly removed: boolean;
+}
+
+/** A group a new-term repair of a multi-group directory raises. */
+export interface RaisedGroupJson {
+  readonly group: number;
+  /** Its newest state the disk shows, or null when none is readable. */
+  readonly before: PlannedGroupStateJson | null;
+  /** The sequence number of that state (0 for none). */
+  readonly knownAt: number;
+  readonly highestTerm: { readonly value: number; readonly source: string };
+  /** Its highest term is proven (every record it may have is readable): no --min-term needed for it. */
+  readonly termProven: boolean;
+  readonly reason: string;
+  readonly after: PlannedGroupStateJson;
+}
+
+/** What a new-term repair of a multi-group directory does per group (null otherwise). */
+export interface GroupRepairsJson {
+  readonly groups: number;
+  /** Groups whose state the disk proves: kept, term and vote. */
+  readonly kept: number;
+  readonly raised: number;
+  /** The lowest and highest term the raised groups move to, or null. */
+  readonly raisedTerms: { readonly min: number; readonly max: number } | null;
+  readonly raisedGroups: readonly RaisedGroupJson[];
+}
+
+export function groupRepairsJson(plan: RepairPlan): GroupRepairsJson | null {
+  if (plan.groupRepairs.length === 0) return null;
+  const raised = plan.groupRepairs.filter((g) => !g.proven);
+  const terms = raised.map((g) => g.after.currentTerm);
+  return {
+    groups: plan.groupRepairs.length,
+    kept: plan.groupRepairs.length - raised.length,
+    raised: raised.length,
+    raisedTerms: terms.length === 0 ? null : { min: Math.min(...terms), max: Math.max(...terms) },
+    raisedGroups: raised.map((g) => ({
+      group: g.group,
+      before: g.before ?? null,
+      knownAt: g.knownAt,
+      highestTerm: g.highestTerm,
+      termProven: g.termProven,
+      reason: g.reason ?? '',
+      after: g.after,
+    })),
   };
 }

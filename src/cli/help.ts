@@ -150,6 +150,11 @@ new snapshot names, writes the snapshot with the directory's id and node identit
               sequence number seen, and removes the old logs. The node can then vote at most once,
               in a term above any term it may already have voted in.
   --min-term  (or --bump-term) on a clean or torn directory: the same new-term repair.
+  groups      a MetadataStore's directory (groups other than 0): per group. A group whose state
+              the disk proves keeps it (term and vote); every other group, and every group with
+              --min-term/--bump-term on a clean or torn directory, moves to
+              max(its highest term seen + 1, --min-term) with no vote. Tombstones stay tombstones
+              (raised the same way). The new snapshot holds every group.
 It then loads the directory again with the library and prints the state before and after.
 
 Options:

@@ -179,6 +179,13 @@ export async function applyRepair(
       `it loads term ${state.currentTerm}, vote ${state.votedFor}, seq ${recovered.lastSeq}; expected term ${after.currentTerm}, vote ${after.votedFor}, seq ${after.lastSeq}`,
     );
   }
+  const groupProblems = groupMismatches(plan, recovered);
+  if (groupProblems.length > 0) {
+    const shown = groupProblems.slice(0, 5).join('; ');
+    problems.push(
+      `${groupProblems.length} group${groupProblems.length === 1 ? '' : 's'} not as planned: ${shown}${groupProblems.length > 5 ? '; ...' : ''}`,
+    );
+  }
   if (recovered.directoryId !== directoryId) {
     problems.push(`its directory id is ${recovered.directoryId ?? 'none'}; expected ${directoryId}`);
   }
@@ -199,4 +206,26 @@ export async function applyRepair(
   }
   const setAside = plan.setAside.map((f) => ({ name: f.name, directoryId: f.directoryId }));
   return { backupDir, copied, removed, setAside, created: createLog, directoryId, identity, recovered };
+}
+
+/** Every live group and tombstone the reload gives that is not the plan's, in words. */
+function groupMismatches(plan: RepairPlan, recovered: RecoveredDirectory): string[] {
+  const out: string[] = [];
+  const said = (state: { currentTerm: number; votedFor: number } | undefined): string =>
+    state === undefined ? 'no state' : `term ${state.currentTerm}, vote ${state.votedFor}`;
+  for (const id of new Set([...plan.groups.keys(), ...recovered.groups.keys()])) {
+    const want = plan.groups.get(id);
+    const got = recovered.groups.get(id);
+    if (want?.currentTerm !== got?.currentTerm || want?.votedFor !== got?.votedFor)
+      out.push(`group ${id} loads ${said(got)}, expected ${said(want)}`);
+  }
+  for (const id of new Set([...plan.removed.keys(), ...recovered.removed.keys()])) {
+    const want = plan.removed.get(id);
+    const got = recovered.removed.get(id);
+    if (want !== got)
+      out.push(
+        `group ${id} ${got === undefined ? 'is not removed' : `is removed at term ${got}`}, expected ${want === undefined ? 'not removed' : `removed at term ${want}`}`,
+      );
+  }
+  return out;
 }

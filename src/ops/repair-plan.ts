@@ -3,6 +3,7 @@ import { logName, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
 import type { NodeIdentity } from '../identity.js';
 import { type HardState, NONE_SERVER_ID } from '../state.js';
 import { type Examination, type ForeignFile, groupsNamed, type Verdict } from './examine.js';
+import { type GroupRepair, planGroups } from './repair-groups.js';
 
 /**
  * What a repair of a metadata directory does, decided from an {@link Examination}: {@link planRepair}
@@ -80,11 +81,13 @@ export interface RepairPlan {
   readonly removed: ReadonlyMap<number, number>;
   /** The directory id and node identity the repaired directory keeps. */
   readonly keep: KeptIdentity;
-  /**
-   * Groups other than 0 this directory's files hold. A `new-term` repair knows how to move group 0
-   * only, so it refuses a directory that has others (written by a multi-group store).
-   */
+  /** Groups other than 0 this directory's files hold (a multi-group store's directory). */
   readonly otherGroups: readonly number[];
+  /**
+   * A `new-term` repair of a multi-group directory: what it does with each group (kept when the
+   * disk proves its state, else raised to a new term with no vote). Empty otherwise.
+   */
+  readonly groupRepairs: readonly GroupRepair[];
   /** Files of another directory: moved into the backup folder's `foreign/`, never replayed. */
   readonly setAside: readonly ForeignFile[];
   /**
@@ -148,7 +151,9 @@ function collectEvidence(exam: Examination): {
     if (log.foreign !== undefined) continue;
     seqs.push({ value: log.nameFirstSeq - 1, source: `${log.name} (file name)` });
     const header = log.salvage.header;
-    if (header !== undefined) seqs.push({ value: header.firstSeq - 1, source: `${log.name} (header)` });
+    // A version-1 header names its first sequence number too (version 2 leaves it to the name).
+    if (header?.firstSeq !== undefined)
+      seqs.push({ value: header.firstSeq - 1, source: `${log.name} (header)` });
     for (const record of log.salvage.records) {
       const where = `${log.name} byte ${record.offset} (seq ${record.seq})`;
       terms.push({ value: record.currentTerm, source: where });
@@ -265,6 +270,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     endProven,
     keep,
     otherGroups,
+    groupRepairs: [] as readonly GroupRepair[],
     setAside,
   };
   /** Every log goes but the one the repair creates (its creation replaces one of that name). */
@@ -335,6 +341,14 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     );
   }
   reasons.push(...aside());
+  if (otherGroups.length > 0)
+    return planMultiGroup(exam, options, unproven, {
+      base,
+      reasons,
+      present,
+      identityReason,
+      identityWarning,
+    });
   reasons.push(
     `Every CRC-valid record in every log of this directory was read, including records after the damage, and every snapshot whose JSON still parses; the highest term seen is ${highestTerm.value} (${highestTerm.source}).`,
     `The node may have voted in term ${highestTerm.value} or in any earlier term. The repaired state is a term above all of them with no vote: the node can vote at most once in that new term and in no term it may already have voted in.`,
@@ -388,11 +402,6 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     reasons: [...reasons, why],
     warnings,
   });
-  if (otherGroups.length > 0) {
-    return impossible(
-      `Refused: the directory holds groups other than 0 (${otherGroups.join(', ')}); a new-term repair moves group 0 only and would drop their state.`,
-    );
-  }
   if (!Number.isSafeInteger(term)) {
     return impossible(
       `Impossible: the highest term seen (${highestTerm.value}) leaves no higher safe integer for a new term.`,
@@ -413,6 +422,152 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     needsMinTerm,
     backup: present,
     remove: removeFor(createLog),
+    reasons,
+    warnings,
+  };
+}
+
+/**
+ * The sequence number a new-term snapshot covers: the highest any file of the directory shows, or
+ * one more when the log after it would take the name of a file already there or of the log the
+ * current snapshot names: creating that log (before the new snapshot, see applyRepair) would then
+ * replace a foreign or a damaged file, or fill in a missing one, and a crash right after could
+ * leave a directory that loads its old state (votes lost with it) instead of refusing. Skipping
+ * one sequence number is harmless: no record holds it.
+ */
+function newTermSeq(exam: Examination, highestSeq: Evidence): { lastSeq: number; taken: boolean } {
+  const taken =
+    exam.logs.some((log) => log.nameFirstSeq === highestSeq.value + 1) ||
+    exam.snapshot?.content?.lastSeq === highestSeq.value;
+  return { lastSeq: taken ? highestSeq.value + 1 : highestSeq.value, taken };
+}
+
+/** How many group ids a reason or a text lists before it says "and N more". */
+const LISTED = 10;
+
+function listIds(ids: readonly number[]): string {
+  const shown = ids.slice(0, LISTED).join(', ');
+  return ids.length > LISTED ? `${shown} and ${ids.length - LISTED} more` : shown;
+}
+
+/**
+ * A new-term repair of a multi-group directory (a MetadataStore's), per group ({@link planGroups}):
+ * a group whose state the disk proves keeps it; every other one moves to max(its highest term
+ * seen + 1, minTerm) with no vote (a tombstone stays one, at that term). Never a vote invented.
+ */
+function planMultiGroup(
+  exam: Examination,
+  options: RepairOptions,
+  unproven: string | undefined,
+  ctx: {
+    base: Omit<
+      RepairPlan,
+      | 'strategy'
+      | 'after'
+      | 'groups'
+      | 'removed'
+      | 'createLog'
+      | 'needsMinTerm'
+      | 'backup'
+      | 'remove'
+      | 'reasons'
+      | 'warnings'
+    >;
+    reasons: string[];
+    present: string[];
+    identityReason: () => string;
+    identityWarning: RepairWarning | undefined;
+  },
+): RepairPlan {
+  const { base, reasons, present } = ctx;
+  const raiseAll = exam.verdict !== 'corrupt';
+  const planned = planGroups({ exam, unprovenEnd: unproven, raiseAll, minTerm: options.minTerm });
+  const { lastSeq, taken } = newTermSeq(exam, base.highestSeq);
+  const createLog = logName(lastSeq + 1);
+  const remove = exam.logs.map((l) => l.name).filter((name) => name !== createLog);
+  const warnings: RepairWarning[] = ctx.identityWarning ? [ctx.identityWarning] : [];
+  const kept = planned.groups.filter((g) => g.proven);
+  const raised = planned.groups.filter((g) => !g.proven);
+  const unprovenTerms = raised.filter((g) => !g.termProven);
+  reasons.push(
+    `A multi-group directory (${planned.groups.length} groups: ${listIds(planned.groups.map((g) => g.group))}): the repair decides per group. Every record holds its group's whole state, so a group's newest readable record (or the newest whole snapshot) gives its state, unless a record the disk no longer shows may follow it.`,
+  );
+  if (kept.length > 0) {
+    reasons.push(
+      `${kept.length === 1 ? 'Group' : 'Groups'} ${listIds(kept.map((g) => g.group))}: the disk proves ${kept.length === 1 ? 'its' : 'their'} state (no sequence number after ${kept.length === 1 ? 'its' : 'their'} newest record is missing, and the end of the history is proven): kept as ${kept.length === 1 ? 'it is' : 'they are'}, term and vote.`,
+    );
+  }
+  if (raised.length > 0) {
+    reasons.push(
+      `${raised.length === 1 ? 'Group' : 'Groups'} ${listIds(raised.map((g) => g.group))}: not proven (${raised[0]?.reason}${raised.length > 1 ? ', and so on' : ''}). Each moves to a term above the highest it shows, at least --min-term when given, with no vote: it can vote at most once in that new term and in no term it may already have voted in. A removed group stays removed, at that term.`,
+    );
+  }
+  if (unprovenTerms.length > 0) {
+    reasons.push(
+      `The disk does not prove the highest term of ${unprovenTerms.length === 1 ? 'group' : 'groups'} ${listIds(unprovenTerms.map((g) => g.group))}: ${unprovenTerms[0]?.reason}; ${unprovenTerms.length === 1 ? 'its' : 'their'} records with higher terms may be lost.`,
+    );
+    if (options.minTerm === undefined) {
+      reasons.push(
+        'Pass --min-term N with N above any term those groups have reached in the cluster (for example the highest leader term among them + 1): each of them moves to at least N.',
+      );
+    }
+  }
+  if (exam.snapshot !== undefined && exam.snapshot.content === undefined) {
+    warnings.push({
+      code: 'unseen-groups',
+      message:
+        'metadata.json is damaged: groups that only it held (no readable record names them) are not in the repaired snapshot, and resume at term 0 with no vote. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.',
+    });
+  } else if (planned.highestHole > 0 || unproven !== undefined) {
+    warnings.push({
+      code: 'unseen-groups',
+      message:
+        'A record the disk no longer shows may have been the only one of a group no readable file names: such a group is not in the repaired snapshot and resumes at term 0 with no vote. Check the list of groups against what this node should hold.',
+    });
+  }
+  const empty = { groups: new Map(), removed: new Map() };
+  if (planned.noTermLeft !== undefined) {
+    return {
+      ...base,
+      ...empty,
+      strategy: 'new-term',
+      after: undefined,
+      createLog: undefined,
+      needsMinTerm: false,
+      groupRepairs: planned.groups,
+      backup: present,
+      remove,
+      reasons: [
+        ...reasons,
+        `Impossible: group ${planned.noTermLeft.group}'s highest term seen (${planned.noTermLeft.highestTerm.value}) leaves no higher safe integer for a new term.`,
+      ],
+      warnings,
+    };
+  }
+  const groups = new Map<number, { currentTerm: number; votedFor: number }>();
+  const removed = new Map<number, number>();
+  for (const g of planned.groups) {
+    if (g.after.removed) removed.set(g.group, g.after.currentTerm);
+    // A group at term 0 with no vote is not written down (the library leaves it out too).
+    else if (g.after.currentTerm !== 0 || g.after.votedFor !== NONE_SERVER_ID)
+      groups.set(g.group, { currentTerm: g.after.currentTerm, votedFor: g.after.votedFor });
+  }
+  reasons.push(
+    `The new snapshot holds every group (${groups.size} live, ${removed.size} removed) and covers sequence number ${lastSeq}, ${taken ? `one above ${base.highestSeq.value}, the highest any file of this directory shows (so that the empty log after it takes no name already in use or named by the current snapshot)` : 'the highest any file of this directory shows'}, so no record that might survive anywhere can be replayed over it; an empty ${createLog} follows it, and the old logs are removed (after the backup).`,
+    ctx.identityReason(),
+  );
+  const group0 = groups.get(0) ?? { currentTerm: 0, votedFor: NONE_SERVER_ID };
+  return {
+    ...base,
+    strategy: 'new-term',
+    after: { ...group0, lastSeq },
+    groups,
+    removed,
+    createLog,
+    needsMinTerm: planned.needsMinTerm,
+    groupRepairs: planned.groups,
+    backup: present,
+    remove,
     reasons,
     warnings,
   };

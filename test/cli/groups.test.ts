@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataStore } from '../../src/index.js';
 import {
@@ -11,6 +12,8 @@ import {
   newestLog,
   slot,
   storeDirectory,
+  tempDir,
+  writeAt,
 } from './helpers.js';
 
 /**
@@ -208,5 +211,121 @@ describe.concurrent('compact on a multi-group directory', () => {
     expect(code).toBe(2);
     expect(json).toMatchObject({ refusal: { reason: 'corrupt' }, after: null, groups: { loaded: false } });
     expect(contents(dir)).toEqual(before);
+  });
+});
+
+describe.concurrent('repair on a multi-group directory: per group, never a vote invented', () => {
+  it('corrupt: a group the disk proves keeps its state; the others move to --min-term with no vote', async () => {
+    const dir = await storeDirectory();
+    // Group 7's term record (seq 6) damaged; its vote (seq 7, a later write) is readable.
+    flipByte(newestLog(dir), slot(0) + 20);
+    const before = contents(dir);
+    const plan = await cliJson('repair', dir);
+    expect(plan.code).toBe(5);
+    expect(plan.json).toMatchObject({
+      strategy: 'new-term',
+      needsMinTerm: true,
+      refusal: { reason: 'needs-min-term' },
+      otherGroups: [5, 7, 9],
+      groupRepairs: { groups: 4, kept: 1, raised: 3 },
+    });
+    const raised = (plan.json.groupRepairs as { raisedGroups: { group: number; termProven: boolean }[] })
+      .raisedGroups;
+    expect(raised.map((g) => [g.group, g.termProven])).toEqual([
+      [0, false],
+      [5, false],
+      [9, false],
+    ]);
+    expect(contents(dir)).toEqual(before);
+    const text = await cli('repair', '--min-term', '10', dir);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(
+      /^groups +4 groups: 1 proven by the disk \(kept, term and vote\), 3 not proven/m,
+    );
+    expect(text.stdout).toContain('group 0: term 2, vote 1 -> term 10, vote none');
+    expect(text.stdout).toContain('group 9: removed at term 3 -> term 10, vote none, still removed');
+
+    const { code, json } = await cliJson('repair', '--yes', '--min-term', '10', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      applied: true,
+      after: { currentTerm: 10, votedFor: 0, lastSeq: 7 },
+      repaired: { groups: { live: 3, removed: 1 } },
+    });
+    const loaded = await MetadataStore.load(dir);
+    expect([...loaded].map(([id, m]) => [id, m.currentTerm, m.votedFor])).toEqual([
+      [0, 10, 0],
+      [5, 10, 0],
+      [7, 6, 2], // proven: kept, vote included
+    ]);
+    expect(await Metadata.load(dir, { group: 9 })).toMatchObject({ currentTerm: 10, votedFor: 0 });
+    expect((await cli('verify', dir)).code).toBe(0);
+    // The removed group stays removed and cannot vote in its tombstone's term.
+    const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+    try {
+      expect(store.groups()).toEqual([0, 5, 7]);
+      await expect(store.group(9).updateVotedFor(4)).rejects.toThrow();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('corrupt, every group with a record after the damage: all proven, nothing raised, no --min-term', async () => {
+    const dir = join(tempDir(), 'meta');
+    const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+    try {
+      await store.group(1).updateCurrentTerm(3); // seq 1, slot 0: damaged below
+      await store.group(2).updateCurrentTerm(4);
+      await store.group(1).updateVotedFor(5);
+      await store.group(2).updateVotedFor(6);
+    } finally {
+      await store.close();
+    }
+    flipByte(newestLog(dir), slot(0) + 20);
+    expect((await cli('verify', dir)).code).toBe(2);
+    const { code, json } = await cliJson('repair', '--yes', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ needsMinTerm: false, groupRepairs: { groups: 2, kept: 2, raised: 0 } });
+    const loaded = await MetadataStore.load(dir);
+    expect([...loaded].map(([id, m]) => [id, m.currentTerm, m.votedFor])).toEqual([
+      [1, 3, 5],
+      [2, 4, 6],
+    ]);
+  });
+
+  it('--bump-term on a clean directory raises every group (and tombstone) above its own term, no vote', async () => {
+    const dir = await storeDirectory();
+    const { code, json } = await cliJson('repair', '--yes', '--bump-term', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      needsMinTerm: false,
+      groupRepairs: { groups: 4, kept: 0, raised: 4, raisedTerms: { min: 3, max: 7 } },
+    });
+    const loaded = await MetadataStore.load(dir);
+    expect([...loaded].map(([id, m]) => [id, m.currentTerm, m.votedFor])).toEqual([
+      [0, 3, 0],
+      [5, 5, 0],
+      [7, 7, 0],
+    ]);
+    expect(await Metadata.load(dir, { group: 9 })).toMatchObject({ currentTerm: 4, votedFor: 0 });
+  });
+
+  it('a torn tail: every group kept as a node loads it (votes included)', async () => {
+    const dir = await storeDirectory();
+    writeAt(newestLog(dir), slot(2), new Uint8Array(10).fill(7));
+    expect((await cli('verify', dir)).code).toBe(1);
+    const { code, json } = await cliJson('repair', '--yes', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      strategy: 'compact',
+      groupRepairs: null,
+      repaired: { groups: { live: 3, removed: 1 } },
+    });
+    const loaded = await MetadataStore.load(dir);
+    expect([...loaded].map(([id, m]) => [id, m.currentTerm, m.votedFor])).toEqual([
+      [0, 2, 1],
+      [5, 4, 0],
+      [7, 6, 2],
+    ]);
   });
 });

@@ -339,7 +339,7 @@ describe.concurrent('repair keeps the identity and sets foreign files aside', ()
 });
 
 describe.concurrent('a multi-group directory (MetadataStore)', () => {
-  it('dump shows each record with its group and the removal; new-term repair refuses it, compact compacts it', async () => {
+  it('dump shows each record with its group and the removal; compact and a per-group repair', async () => {
     const dir = await multiGroupDirectory();
     const before = contents(dir);
     const { code, json } = await cliJson('dump', dir);
@@ -354,17 +354,18 @@ describe.concurrent('a multi-group directory (MetadataStore)', () => {
     expect(json.state).toMatchObject({ currentTerm: 2, votedFor: 1 }); // group 0's
     expect((await cli('dump', dir)).stdout).toMatch(/remove@g9/);
 
-    const repair = await cliJson('repair', '--yes', '--bump-term', dir);
-    expect(repair.code).toBe(5);
-    expect(repair.json).toMatchObject({
-      otherGroups: [5, 9],
-      refusal: { reason: 'multi-group' },
-      applied: false,
-    });
     expect(contents(dir)).toEqual(before);
-    // compact opens it as a MetadataStore (test/cli/groups.test.ts).
+    // compact opens it as a MetadataStore; repair decides per group (test/cli/groups.test.ts).
     const compact = await cliJson('compact', dir);
     expect(compact.code).toBe(0);
     expect(compact.json).toMatchObject({ refusal: null, groups: { multiGroup: true, live: 2, removed: 1 } });
+    const repair = await cliJson('repair', '--yes', '--bump-term', dir);
+    expect(repair.code).toBe(0);
+    expect(repair.json).toMatchObject({
+      otherGroups: [5, 9],
+      refusal: null,
+      applied: true,
+      groupRepairs: { groups: 3, kept: 0, raised: 3 },
+    });
   });
 });

@@ -375,6 +375,22 @@ describe.concurrent('--json on format v1 and v2, and on files of another directo
     expect(refused.doc).toMatchObject({ refusal: { reason: 'corrupt' }, groups: { loaded: false } });
   });
 
+  it('a per-group repair of a multi-group directory matches the schema (plan, exit 5, applied)', async () => {
+    const dir = await storeDirectory();
+    flipByte(newestLog(dir), slot(0) + 20);
+    const refused = await jsonRun('repair', dir, '--json');
+    expect(refused.code).toBe(5);
+    expect(refused.doc).toMatchObject({
+      groupRepairs: { kept: 1, raised: 3 },
+      refusal: { reason: 'needs-min-term' },
+    });
+    const plan = await jsonRun('repair', '--min-term', '10', dir, '--json');
+    expect(plan.code).toBe(1);
+    const applied = await jsonRun('repair', '--yes', '--min-term', '10', dir, '--json');
+    expect(applied.code).toBe(0);
+    expect(applied.doc).toMatchObject({ repaired: { groups: { live: 3, removed: 1 } } });
+  }, 60_000);
+
   it('a repair that sets a foreign log aside matches the schema (applied)', async () => {
     const { dir } = await foreignLogDirectory();
     const { code, doc } = await jsonRun('repair', '--yes', '--min-term', '9', dir, '--json');

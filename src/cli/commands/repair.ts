@@ -10,6 +10,7 @@ import {
   type ErrorJson,
   errorJson,
   formatJson,
+  groupRepairsJson,
   identityJson,
   type LockJson,
   lockJson,
@@ -27,6 +28,7 @@ import {
   lockText,
   notMetadataText,
   ownerText,
+  plural,
   stateText,
   verifyLines,
   vote,
@@ -41,9 +43,9 @@ function planSteps(plan: RepairPlan): string[] {
   return [
     `1. copy ${own.join(', ')} into ${resolve(plan.dir)}/backup-<time>/${foreign.size > 0 ? `, and ${[...foreign].join(', ')} (another directory's) into its ${FOREIGN_FOLDER}/` : ''} (fsynced)`,
     `2. create ${plan.createLog}, empty, format v2, directory id ${id} (temp file, fdatasync, rename, fsync directory)`,
-    `3. write metadata.json: term ${after.currentTerm}, vote ${vote(after.votedFor)}, covering seq ${after.lastSeq}, naming ${plan.createLog} as the log after it, directory id ${id}, identity ${identityText(plan.keep.identity)} (temp file, fsync, rename, fsync directory)`,
+    `3. write metadata.json: ${plan.groupRepairs.length > 0 ? groupsWritten(plan) : `term ${after.currentTerm}, vote ${vote(after.votedFor)}`}, covering seq ${after.lastSeq}, naming ${plan.createLog} as the log after it, directory id ${id}, identity ${identityText(plan.keep.identity)} (temp file, fsync, rename, fsync directory)`,
     `4. remove ${plan.remove.length > 0 ? plan.remove.join(', ') : 'no log'}; fsync the directory`,
-    '5. load the directory again with the library and check it holds exactly that state, directory id and identity',
+    `5. load the directory again with the library and check it holds exactly ${plan.groupRepairs.length > 0 ? 'that state of every group and tombstone' : 'that state'}, directory id and identity`,
   ];
 }
 
@@ -57,19 +59,30 @@ function printPlan(ctx: CommandContext, plan: RepairPlan, exam: Examination): vo
   rows.push(['diagnosis', verifyLines(exam)[0] ?? plan.verdict]);
   rows.push(...formatRows(formatJson(exam)));
   rows.push(['before', beforeText(plan, exam)]);
-  if (plan.strategy === 'new-term') {
+  if (plan.strategy === 'new-term' && plan.groupRepairs.length === 0) {
     rows.push(['highest term', `${plan.highestTerm.value}, in ${plan.highestTerm.source}`]);
   }
   if (plan.strategy === 'none') {
     rows.push(['plan', 'nothing to do']);
   } else {
+    const perGroup = plan.groupRepairs.length > 0;
+    if (perGroup) rows.push(['groups', groupPlanText(plan)]);
     if (plan.needsMinTerm && plan.after) {
       rows.push([
         'after',
-        `not decided: needs --min-term N (the term will be at least ${plan.after.currentTerm}, vote none)`,
+        perGroup
+          ? `not decided: needs --min-term N (the disk does not prove the highest term of ${plural(plan.groupRepairs.filter((g) => !g.termProven).length, 'group')}; each raised group moves to max(its highest term seen + 1, N), vote none)`
+          : `not decided: needs --min-term N (the term will be at least ${plan.after.currentTerm}, vote none)`,
       ]);
     } else {
-      rows.push(['after', plan.after ? stateText(plan.after) : 'impossible']);
+      rows.push([
+        'after',
+        plan.after
+          ? perGroup
+            ? `${groupsWritten(plan)}, last seq ${plan.after.lastSeq}`
+            : stateText(plan.after)
+          : 'impossible',
+      ]);
       if (plan.after) rows.push(['keeps', keepText(plan)]);
       rows.push(['plan', planSteps(plan).join('\n')]);
     }
@@ -92,8 +105,6 @@ function lockRefusal(dir: string, owner: LockOwner | undefined): string {
 
 const NEEDS_MIN_TERM = 'Refused: rerun with --min-term N (see above). Nothing was changed.';
 const NO_TERM_LEFT = 'Refused: no safe new term exists. Nothing was changed.';
-const MULTI_GROUP =
-  'Refused: the directory holds groups other than 0, and a new-term repair moves group 0 only. Nothing was changed.';
 
 export async function repair(ctx: CommandContext): Promise<number> {
   const dir = ctx.dir;
@@ -151,8 +162,6 @@ export async function repair(ctx: CommandContext): Promise<number> {
 
   const refusalFor = (plan: RepairPlan): RefusalJson | undefined => {
     if (plan.needsMinTerm) return { reason: 'needs-min-term', message: NEEDS_MIN_TERM };
-    if (plan.strategy === 'new-term' && plan.otherGroups.length > 0)
-      return { reason: 'multi-group', message: MULTI_GROUP };
     if (plan.strategy !== 'none' && plan.after === undefined)
       return { reason: 'no-term-left', message: NO_TERM_LEFT };
     return undefined;
@@ -239,7 +248,12 @@ export async function repair(ctx: CommandContext): Promise<number> {
             `${f.name} (${f.directoryId === undefined ? 'format v1' : `directory id ${f.directoryId}`}), now only in ${result.backupDir}/${FOREIGN_FOLDER}/`,
           ]),
           ['identity', `directory id ${result.directoryId}, node identity ${identityText(result.identity)}`],
-          ['after', `a node loads ${stateText(state)} (checked by loading the directory again)`],
+          [
+            'after',
+            plan.groupRepairs.length > 0
+              ? `a node loads ${plural(result.recovered.groups.size, 'live group')} and ${plural(result.recovered.removed.size, 'tombstone')}, each as planned, last seq ${state.lastSeq} (checked by loading the directory again)`
+              : `a node loads ${stateText(state)} (checked by loading the directory again)`,
+          ],
         ])}`,
       );
     }
@@ -260,6 +274,7 @@ export async function repair(ctx: CommandContext): Promise<number> {
           created: result.created,
           directoryId: result.directoryId,
           identity: identityJson(result.identity),
+          groups: { live: result.recovered.groups.size, removed: result.recovered.removed.size },
           setAside: result.setAside.map((f) => ({
             name: f.name,
             directoryId: f.directoryId ?? null,
@@ -271,6 +286,45 @@ export async function repair(ctx: CommandContext): Promise<number> {
   } finally {
     await held.release();
   }
+}
+
+/** `3 groups and 1 tombstone (2 kept, 2 raised to terms 5..20, no vote)`: what the new snapshot holds. */
+function groupsWritten(plan: RepairPlan): string {
+  const json = groupRepairsJson(plan);
+  if (json === null) return '';
+  const range = json.raisedTerms;
+  const to =
+    range === null
+      ? ''
+      : range.min === range.max
+        ? ` to term ${range.max}`
+        : ` to terms ${range.min}..${range.max}`;
+  return `${plural(plan.groups.size, 'live group')} and ${plural(plan.removed.size, 'tombstone')} (${json.kept} kept as they are, ${json.raised} raised${to} with no vote)`;
+}
+
+/** How many raised groups the text lists one per line. */
+const RAISED_LISTED = 20;
+
+/** Each group the plan raises, one per line (the first {@link RAISED_LISTED}), and the count of those kept. */
+function groupPlanText(plan: RepairPlan): string {
+  const kept = plan.groupRepairs.filter((g) => g.proven);
+  const raised = plan.groupRepairs.filter((g) => !g.proven);
+  const lines = [
+    `${plural(plan.groupRepairs.length, 'group')}: ${kept.length} proven by the disk (kept, term and vote), ${raised.length} not proven (raised, no vote)`,
+  ];
+  for (const g of raised.slice(0, RAISED_LISTED)) {
+    const before =
+      g.before === undefined
+        ? 'no readable state'
+        : `${g.before.removed ? 'removed at term ' : 'term '}${g.before.currentTerm}${g.before.removed ? '' : `, vote ${vote(g.before.votedFor)}`}`;
+    const after = plan.needsMinTerm && !g.termProven ? 'at least --min-term' : `term ${g.after.currentTerm}`;
+    lines.push(
+      `group ${g.group}: ${before} -> ${after}, vote none${g.after.removed ? ', still removed' : ''} (highest term seen ${g.highestTerm.value}; ${g.reason})`,
+    );
+  }
+  if (raised.length > RAISED_LISTED)
+    lines.push(`... and ${raised.length - RAISED_LISTED} more (--json lists every one)`);
+  return lines.join('\n');
 }
 
 function keepText(plan: RepairPlan): string {
