@@ -12,7 +12,8 @@ import { type DirectoryId, directoryIdBytes, directoryIdFromBytes } from './dire
  *   0  8  magic "RAFTMWAL"
  *   8  4  format version (2)
  *  12  4  record size (48)
- *  16  8  first sequence number this log holds
+ *  16  8  reserved, zero (the first sequence number is in the file name, `log-<first seq>.wal`: a
+ *         header without it can be written, and fdatasynced, before the log's name is chosen)
  *  24 16  directory id (random, made when the directory was created)
  *  40  4  reserved, zero
  *  44  4  CRC-32 of bytes 0..43
@@ -30,8 +31,8 @@ import { type DirectoryId, directoryIdBytes, directoryIdFromBytes } from './dire
  *  32  8  currentTerm of the group after the update
  *  40  8  votedFor of the group after the update
  *
- * Header, version 1 (32 bytes): magic, version (1), record size (32), first sequence number,
- * 4 reserved bytes, CRC-32 of bytes 0..27.
+ * Header, version 1 (32 bytes): magic, version (1), record size (32), first sequence number (the
+ * same as in the name), 4 reserved bytes, CRC-32 of bytes 0..27.
  * Record, version 1 (32 bytes): CRC-32 of bytes 4..31, kind (1 byte), reserved (1), batch index
  * (u16), sequence number, currentTerm, votedFor (u64 each). Group 0, no directory id.
  *
@@ -75,7 +76,8 @@ const MAX_HIGH_WORD = 0x1fffff; // high 32 bits of Number.MAX_SAFE_INTEGER
 
 export interface LogHeader {
   readonly layout: LogLayout;
-  readonly firstSeq: number;
+  /** Version 1 only: the first sequence number (version 2 leaves it to the file name). */
+  readonly firstSeq: number | undefined;
   /** The directory the log belongs to; undefined for version 1, which has none. */
   readonly directoryId: DirectoryId | undefined;
 }
@@ -114,14 +116,13 @@ export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** A version-2 header for a log of `directoryId` starting at `firstSeq`. */
-export function encodeHeader(firstSeq: number, directoryId: DirectoryId): Uint8Array {
+/** A version-2 header for a log of `directoryId` (the same for every log of the directory). */
+export function encodeHeader(directoryId: DirectoryId): Uint8Array {
   const bytes = new Uint8Array(LAYOUT_V2.headerSize);
   const view = viewOf(bytes);
   bytes.set(new TextEncoder().encode(LOG_MAGIC), 0);
   view.setUint32(8, LAYOUT_V2.version, true);
   view.setUint32(12, LAYOUT_V2.recordSize, true);
-  writeU64(view, 16, firstSeq);
   bytes.set(directoryIdBytes(directoryId), 24);
   view.setUint32(44, crc32(bytes.subarray(0, 44)), true);
   return bytes;
@@ -139,6 +140,8 @@ export const HeaderProblem = {
   UnknownVersion: 'unknown-version',
   RecordSize: 'record-size',
   FirstSeq: 'first-seq',
+  /** Version 2: a reserved field is not zero. */
+  Reserved: 'reserved',
 } as const;
 export type HeaderProblem = (typeof HeaderProblem)[keyof typeof HeaderProblem];
 
@@ -182,10 +185,15 @@ export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem:
   const recordSize = view.getUint32(12, true);
   if (recordSize !== layout.recordSize)
     return problem(HeaderProblem.RecordSize, `unexpected record size ${recordSize}`);
+  if (layout.version === 2) {
+    if (view.getUint32(16, true) !== 0 || view.getUint32(20, true) !== 0 || view.getUint32(40, true) !== 0) {
+      return problem(HeaderProblem.Reserved, 'reserved header bytes are not zero');
+    }
+    return { layout, firstSeq: undefined, directoryId: directoryIdFromBytes(head.subarray(24, 40)) };
+  }
   const firstSeq = readU64(view, 16);
   if (firstSeq < 1) return problem(HeaderProblem.FirstSeq, 'invalid first sequence number');
-  const directoryId = layout.version === 2 ? directoryIdFromBytes(head.subarray(24, 40)) : undefined;
-  return { layout, firstSeq, directoryId };
+  return { layout, firstSeq, directoryId: undefined };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { CorruptionError } from '../errors.js';
+import { parseLogName } from '../format/names.js';
 import {
   decodeHeader,
   headerNeverWritten,
@@ -56,6 +57,8 @@ export async function scanLog(
   path: string,
   onRecord: (record: LogRecord, offset: number) => void,
   onHeader?: (header: LogHeader) => void,
+  /** The first sequence number the file's name gives (`log-<first seq>.wal`); a version-2 header has none. */
+  nameFirstSeq: number = firstSeqOfPath(path),
 ): Promise<LogScan> {
   const handle = await fs.open(path, 'read');
   try {
@@ -78,8 +81,10 @@ export async function scanLog(
 
     // Before any record: the caller may refuse the whole log by its header (another directory's).
     onHeader?.(decoded);
-    let lastSeq = decoded.firstSeq - 1;
+    const startSeq = decoded.firstSeq ?? nameFirstSeq;
+    let lastSeq = startSeq - 1;
     let recordCount = 0;
+    let firstRecordSeq = startSeq;
     let damage = undefined as { offset: number; reason: string } | undefined;
     let bytesAfter = 0;
     const decoder = new RecordDecoder(decoded);
@@ -93,6 +98,7 @@ export async function scanLog(
       }
       if (damage === undefined) {
         if (slot.type === 'record') {
+          if (recordCount === 0) firstRecordSeq = slot.record.seq;
           onRecord(slot.record, offset);
           lastSeq = slot.record.seq;
           recordCount++;
@@ -114,7 +120,7 @@ export async function scanLog(
       if (slot.type !== 'zero') bytesAfter += countNonZero(bytes);
     });
 
-    const firstSeq = recordCount > 0 ? decoded.firstSeq : undefined;
+    const firstSeq = recordCount > 0 ? firstRecordSeq : undefined;
     const last = recordCount > 0 ? lastSeq : undefined;
     const end: LogEnd =
       damage === undefined || bytesAfter === 0
@@ -209,4 +215,9 @@ async function assertZeroFrom(
     }
     position += got;
   }
+}
+
+/** The first sequence number in a log path's file name (1 when the name is not a log's: tests, tools). */
+function firstSeqOfPath(path: string): number {
+  return parseLogName(path.slice(path.lastIndexOf('/') + 1)) ?? 1;
 }

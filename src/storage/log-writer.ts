@@ -84,7 +84,7 @@ export class LogWriter {
     const handle = await fs.open(temp, 'create');
     try {
       const initial = new Uint8Array(HEADER_SIZE + preallocate);
-      initial.set(encodeHeader(firstSeq, directoryId), 0);
+      initial.set(encodeHeader(directoryId), 0);
       // Crash before this fdatasync: the temp file is partial or missing; the reader ignores
       // `.tmp` files and the next creation replaces it. No record was written yet.
       await handle.writeDurable(initial, 0);
@@ -102,9 +102,9 @@ export class LogWriter {
 
   /**
    * The slow half of a new log, done ahead of time while appends go on to the current log: a spare
-   * file (`log-next.wal.tmp`) holding zeros where the header and `preallocate` bytes of records
-   * will go, fdatasynced. {@link PreparedLog.commit} then only writes the header, renames and
-   * fsyncs the directory: that is all the compactor does while appends wait.
+   * file (`log-next.wal.tmp`) holding the header (the directory's; a version-2 header names no
+   * sequence number) and `preallocate` bytes of zeros, fsynced. {@link PreparedLog.commit} then only
+   * renames it and fsyncs the directory: that is all the compactor does while appends wait.
    */
   static async prepare(
     fs: FileSystem,
@@ -119,7 +119,9 @@ export class LogWriter {
       // Crash before or after this fsync: a spare of zeros under a `.tmp` name, which the reader
       // ignores and the next prepare replaces. A plain write and fsync (libuv's thread pool), not
       // writeDurable: the I/O thread stays free for the appends that go on meanwhile.
-      await handle.write(new Uint8Array(HEADER_SIZE + preallocate), 0);
+      const initial = new Uint8Array(HEADER_SIZE + preallocate);
+      initial.set(encodeHeader(directoryId), 0);
+      await handle.write(initial, 0);
       await handle.sync();
     } catch (err) {
       await handle.close().catch(() => {});
@@ -209,15 +211,13 @@ export class PreparedLog {
   }
 
   /**
-   * Makes the spare the log `log-<firstSeq>.wal`: header, fdatasync, rename, directory fsync. `fs`
-   * is the file system the steps go through (the compactor's step probe).
+   * Makes the spare the log `log-<firstSeq>.wal`: rename, directory fsync (its header is on disk
+   * already). `fs` is the file system the steps go through (the compactor's step probe).
    */
   async commit(fs: FileSystem, firstSeq: number): Promise<LogWriter> {
     const path = join(this.#dir, logName(firstSeq));
     try {
-      // Crash before this fdatasync: the spare (zeros, maybe a partial header) is still a `.tmp`
-      // that the reader ignores. After it, the header is on disk before the file has its name.
-      await this.#handle.writeDurable(encodeHeader(firstSeq, this.#directoryId), 0);
+      // The header and the zeros were fsynced by prepare(): the file has its header before its name.
       // Crash before syncDir: the directory lists the spare's temp name or the new log (rename is
       // atomic), a complete empty log either way; nothing is appended to it before syncDir.
       await fs.rename(this.#temp, path);

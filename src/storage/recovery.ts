@@ -176,11 +176,19 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
       },
       onHeader,
     );
-    if (scan.header && scan.header.firstSeq !== firstSeq) {
+    if (scan.header?.firstSeq !== undefined && scan.header.firstSeq !== firstSeq) {
       throw new CorruptionError(
         path,
         16,
         `header says the log starts at ${scan.header.firstSeq}, its name says ${firstSeq}`,
+      );
+    }
+    if (scan.firstSeq !== undefined && scan.firstSeq !== firstSeq) {
+      const header = scan.header?.layout.headerSize ?? 0;
+      throw new CorruptionError(
+        path,
+        header,
+        `the log's first record is ${scan.firstSeq}, its name says the log starts at ${firstSeq} (a renamed log?)`,
       );
     }
     const next = found[index + 1];

@@ -270,7 +270,7 @@ describe.concurrent('dump', () => {
       `valid records stop at byte ${END}; then zeros to the end of the file (byte ${SIZE})`,
     );
     expect(stdout).toContain(
-      `log-0000000000000003.wal  (format v2, first seq 3, directory id ${snapshotDirectoryId(dir)}, ${SIZE} bytes)`,
+      `log-0000000000000003.wal  (format v2, directory id ${snapshotDirectoryId(dir)}, ${SIZE} bytes)`,
     );
     expect(stdout).toContain('Format: v2 (metadata.json v2, log-0000000000000003.wal v2)');
     expect(stdout).toContain('a node loads: term 7, vote 1, last seq 6');

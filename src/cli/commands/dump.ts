@@ -129,7 +129,7 @@ export async function dump(ctx: CommandContext): Promise<number> {
     const what = headerText(
       log.salvage,
       (h) =>
-        `format v${h.layout.version}, first seq ${h.firstSeq}${h.directoryId === undefined ? '' : `, directory id ${h.directoryId}`}`,
+        `format v${h.layout.version}${h.firstSeq === undefined ? '' : `, first seq ${h.firstSeq}`}${h.directoryId === undefined ? '' : `, directory id ${h.directoryId}`}`,
     );
     out.push(
       '',

@@ -74,14 +74,14 @@ const abandoned: Case[] = [
     fault: { op: 'open', errno: 'ENOSPC', path: /\.wal\.tmp$/ },
   },
   {
-    name: 'fdatasync of the zero-filled log temp',
+    name: 'fsync of the zero-filled spare log',
     stage: 'new-log',
-    fault: { op: 'writeDurable', errno: 'EIO', path: /\.wal\.tmp$/ },
+    fault: { op: 'sync', errno: 'EIO', path: /\.wal\.tmp$/ },
   },
   {
-    name: 'a short write of the log temp',
+    name: 'a short write of the spare log',
     stage: 'new-log',
-    fault: { op: 'writeDurable', errno: 'ENOSPC', path: /\.wal\.tmp$/, bytesWritten: 100 },
+    fault: { op: 'write', errno: 'ENOSPC', path: /\.wal\.tmp$/, bytesWritten: 100 },
   },
   {
     name: 'rename of the log temp',

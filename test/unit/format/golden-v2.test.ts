@@ -23,10 +23,10 @@ const ID = '00112233445566778899aabbccddeeff' as DirectoryId;
 describe('format v2 golden bytes (docs/format.md)', () => {
   const log = hexDump('### Example');
 
-  it('the header decodes: version 2, first seq 1, the directory id', () => {
+  it('the header decodes: version 2, no sequence number (the name has it), the directory id', () => {
     expect(log.byteLength).toBe(48 * 3);
     const header = decodeHeader(log);
-    expect(header).toEqual({ layout: LAYOUT_V2, firstSeq: 1, directoryId: ID });
+    expect(header).toEqual({ layout: LAYOUT_V2, firstSeq: undefined, directoryId: ID });
   });
 
   it('the records decode and encode back byte for byte', () => {

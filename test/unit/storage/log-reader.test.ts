@@ -48,7 +48,12 @@ const SLOTS_PER_CHUNK = CHUNK_BYTES / RECORD_SIZE;
 /** What LogWriter preallocates: a whole number of version-2 slots. */
 const PREALLOCATED = PREALLOCATE_BYTES;
 /** The header scanLog reports for a log of ours starting at `firstSeq`. */
-const headerOf = (firstSeq: number): LogHeader => ({ layout: LAYOUT_V2, firstSeq, directoryId: DIR_ID });
+/** A version-2 header names no sequence number (the file name does): the same for every log. */
+const headerOf = (_firstSeq: number): LogHeader => ({
+  layout: LAYOUT_V2,
+  firstSeq: undefined,
+  directoryId: DIR_ID,
+});
 
 interface Seen {
   readonly record: LogRecord;
@@ -83,7 +88,7 @@ async function expectCorruptAt(bytes: Uint8Array, offset: number): Promise<void>
 
 /** A header for `firstSeq` with `edit` applied to its fields and a correct checksum. */
 function headerWith(firstSeq: number, edit: (view: DataView) => void): Uint8Array {
-  const bytes = encodeHeader(firstSeq, DIR_ID);
+  const bytes = encodeHeader(DIR_ID);
   const view = viewOf(bytes);
   edit(view);
   view.setUint32(44, crc32(bytes.subarray(0, 44)), true);
@@ -117,7 +122,7 @@ describe('scanLog: clean ends', () => {
   it('takes the first and last sequence numbers from the records of a later log', async () => {
     const { result } = await scan(logBytes(41, singleWrites(41, 43), 64));
     expect(result).toMatchObject({ recordCount: 3, firstSeq: 41, lastSeq: 43 });
-    expect(result.header?.firstSeq).toBe(41);
+    expect(result.header?.firstSeq).toBeUndefined(); // version 2: the name's, not the header's
   });
 
   it('an empty log (header and zeros) has a header, no records and ends after the header', async () => {
@@ -257,7 +262,7 @@ describe('scanLog: the header', () => {
   });
 
   it('a header cut short is torn at 0, counting the bytes that landed', async () => {
-    const piece = encodeHeader(1, DIR_ID).slice(0, 20);
+    const piece = encodeHeader(DIR_ID).slice(0, 20);
     const { result } = await scan(piece);
     expect(result.header).toBeUndefined();
     expect(result.end).toMatchObject({ kind: 'torn', offset: 0, bytesAfter: nonZero(piece) });
@@ -488,7 +493,7 @@ describe('scanLog: records of another directory', () => {
 
   it('a whole log of another directory reads as that directory’s (judging the header is the caller’s job)', async () => {
     const { result, seen } = await scan(logBytes(1, singleWrites(1, 2), 96, OTHER_DIR_ID));
-    expect(result.header).toEqual({ layout: LAYOUT_V2, firstSeq: 1, directoryId: OTHER_DIR_ID });
+    expect(result.header).toEqual({ layout: LAYOUT_V2, firstSeq: undefined, directoryId: OTHER_DIR_ID });
     expect(seen.map((s) => s.record)).toEqual(singleWrites(1, 2));
   });
 
@@ -507,9 +512,9 @@ describe('scanLog: the header callback', () => {
       diskWith(logBytes(5, singleWrites(5, 6), 96)),
       PATH,
       (record) => calls.push(`record ${record.seq}`),
-      (header) => calls.push(`header ${header.firstSeq} ${header.directoryId}`),
+      (header) => calls.push(`header v${header.layout.version} ${header.directoryId}`),
     );
-    expect(calls).toEqual([`header 5 ${DIR_ID}`, 'record 5', 'record 6']);
+    expect(calls).toEqual([`header v2 ${DIR_ID}`, 'record 5', 'record 6']);
   });
 
   it('is not called for a header that was never written', async () => {

@@ -92,7 +92,7 @@ describe('LogWriter.create', () => {
       { op: 'size', path: PATH, dest: u, mode: u, position: u, length: u, error: u },
     ]);
     const written = writesIn(disk.trace)[0]?.data;
-    expect(written?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(1, DIR_ID));
+    expect(written?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(DIR_ID));
     expect(written?.subarray(HEADER_SIZE).every((b) => b === 0)).toBe(true);
     expect(writer).toMatchObject({ path: PATH, firstSeq: 1, offset: HEADER_SIZE, recordBytes: 0 });
     // Durable under its final name, nothing under the temp name, nothing left to lose.
@@ -107,7 +107,7 @@ describe('LogWriter.create', () => {
     const writer = await LogWriter.create(disk, DIR, 0x1234, DIR_ID);
     const path = `${DIR}/${logName(0x1234)}`;
     expect(writer.path).toBe(path);
-    expect(disk.readDurable(path)?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(0x1234, DIR_ID));
+    expect(disk.readDurable(path)?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(DIR_ID));
     await writer.close();
   });
 
@@ -118,7 +118,7 @@ describe('LogWriter.create', () => {
     expect(disk.trace[0]).toMatchObject({ op: 'unlink', path: TEMP });
     expect(disk.trace[0]?.error).toBeUndefined();
     expect(disk.files()).toEqual([PATH]);
-    expect((await scanLog(disk, PATH, () => {})).header?.firstSeq).toBe(1);
+    expect((await scanLog(disk, PATH, () => {})).header?.directoryId).toBe(DIR_ID);
     await writer.close();
   });
 
@@ -159,7 +159,7 @@ describe('LogWriter.create', () => {
         if (k >= syncedAt) expect(files, where).toContain(PATH);
         if (files.includes(PATH)) {
           const scan = await scanLog(disk, PATH, () => {});
-          expect(scan.header?.firstSeq, where).toBe(1);
+          expect(scan.header?.directoryId, where).toBe(DIR_ID);
           expect(scan.end, where).toEqual({ kind: 'clean', offset: HEADER_SIZE });
           expect(scan.fileSize, where).toBe(HEADER_SIZE + PREALLOCATE_BYTES);
         }

@@ -442,11 +442,11 @@ describe('recoverDirectory: gaps and breaks', () => {
     expect((await recoverDirectory(whole, DIR)).lastSeq).toBe(6);
   });
 
-  it('a header that disagrees with the name is corruption at the header field', async () => {
+  it('a log whose first record is not the one its name gives (a renamed log) is corruption at that record', async () => {
     const disk = diskWith({});
-    // Records that fit the name, so that only the header is wrong.
-    disk.putFile(logPath(1), logBytes(2, singleWrites(1, 2), 64));
-    await expectCorrupt(disk, logPath(1), 16);
+    // Records 1 and 2 follow each other (no gap), but the file says it starts at 2.
+    disk.putFile(logPath(2), logBytes(1, singleWrites(1, 2), 64));
+    await expectCorrupt(disk, logPath(2), 48); // the first record, right after the 48-byte header
   });
 
   it('a torn tail in the last log is dropped', async () => {
