@@ -69,6 +69,8 @@ export class Compactor {
   #snapshotBytes = 0;
   /** Record bytes the last log reached before it was replaced: the next log's preallocation. */
   #lastLogBytes = 0;
+  /** The log a switch just made, until its name is durable (see #nameOfNewLog). */
+  #naming: LogWriter | undefined;
 
   constructor(ctx: CompactorContext, snapshotSeq: number | undefined, retiredLogs: string[]) {
     this.#ctx = ctx;
@@ -150,6 +152,7 @@ export class Compactor {
   async #run(): Promise<void> {
     const started = performance.now();
     const switched = await this.#switchLog();
+    await this.#nameOfNewLog();
     if (this.#snapshotSeq === undefined || switched.covered > this.#snapshotSeq) {
       await this.#writeSnapshot(switched.table, switched.covered);
       this.#snapshotSeq = switched.covered;
@@ -163,6 +166,24 @@ export class Compactor {
         durationMs: performance.now() - started,
         rotatedLog: switched.rotated,
       });
+    }
+  }
+
+  /**
+   * The new log's directory fsync, which runs while appends to it begin (PreparedLog.commit): the
+   * snapshot, which names that log, is written only after it. A failure is fatal (the rename was
+   * done: the directory's blocks are in an unknown state).
+   */
+  async #nameOfNewLog(): Promise<void> {
+    const next = this.#naming;
+    this.#naming = undefined;
+    if (next === undefined) return;
+    try {
+      await next.nameDurable();
+    } catch (err) {
+      const { queue } = this.#ctx;
+      queue.fail(err, 'new-log');
+      throw failedError(err);
     }
   }
 
@@ -223,6 +244,7 @@ export class Compactor {
       }
       this.#lastLogBytes = current.recordBytes;
       queue.writer = next;
+      this.#naming = next;
       this.#retiredLogs.push(current.path);
       try {
         // Every record in the old log was fdatasynced before its caller was answered; a failing

@@ -123,7 +123,7 @@ export function encodeSnapshot(content: SnapshotToWrite): Uint8Array {
 }
 
 /** Rows encoded per step of {@link encodeSnapshotInSteps} before it lets the event loop run. */
-const ROWS_PER_STEP = 4096;
+const ROWS_PER_STEP = 1024;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

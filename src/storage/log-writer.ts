@@ -36,6 +36,11 @@ export class LogWriter {
   #allocated: number;
   /** Zeros added past the end of the records when a write would pass the preallocated ones. */
   readonly #growBytes: number;
+  /**
+   * The directory fsync that makes this log's name durable, while it is still running (see
+   * {@link PreparedLog.commit}): no append to this log is acknowledged before it is done.
+   */
+  #nameDurable: Promise<void> | undefined;
 
   private constructor(
     path: string,
@@ -174,10 +179,27 @@ export class LogWriter {
       // on disk, the rest is zeros. The reader treats that as a torn tail (every record in it has a
       // batch index pointing into this same write) and drops it; none of these records was
       // acknowledged, because the promises resolve only after this call returns.
-      await this.#handle.writeDurable(buffer, this.#offset);
+      if (this.#nameDurable === undefined) {
+        await this.#handle.writeDurable(buffer, this.#offset);
+      } else {
+        // The log's name may not be durable yet: its records are acknowledged only once it is (a
+        // crash before that may lose the name, and with it records nobody was told about).
+        await Promise.all([this.#handle.writeDurable(buffer, this.#offset), this.#nameDurable]);
+        this.#nameDurable = undefined;
+      }
       this.#offset = end;
       if (grow > 0) this.#allocated = end + this.#growBytes;
     }
+  }
+
+  /** Resolves once this log's name is durable (at once unless {@link PreparedLog.commit} made it). */
+  nameDurable(): Promise<void> {
+    return this.#nameDurable ?? Promise.resolve();
+  }
+
+  /** @internal PreparedLog.commit: the directory fsync still running for this log's name. */
+  awaitName(synced: Promise<void>): void {
+    this.#nameDurable = synced;
   }
 
   close(): Promise<void> {
@@ -218,14 +240,26 @@ export class PreparedLog {
     const path = join(this.#dir, logName(firstSeq));
     try {
       // The header and the zeros were fsynced by prepare(): the file has its header before its name.
-      // Crash before syncDir: the directory lists the spare's temp name or the new log (rename is
-      // atomic), a complete empty log either way; nothing is appended to it before syncDir.
       await fs.rename(this.#temp, path);
-      await fs.syncDir(this.#dir);
     } finally {
       await this.#handle.close();
     }
-    return LogWriter.reopen(this.#fs, this.#dir, firstSeq, this.#directoryId, HEADER_SIZE, this.#preallocate);
+    const writer = await LogWriter.reopen(
+      this.#fs,
+      this.#dir,
+      firstSeq,
+      this.#directoryId,
+      HEADER_SIZE,
+      this.#preallocate,
+    );
+    // The directory fsync runs while appends to the new log begin. Crash before it is done: the
+    // directory lists the spare's temp name or the new log (rename is atomic), a complete log either
+    // way; records appended to it meanwhile are not acknowledged until it is done (append waits for
+    // it), and the compactor writes no snapshot naming the log before it is done.
+    const synced = fs.syncDir(this.#dir);
+    synced.catch(() => {}); // observed by append() and by the compactor; never unhandled
+    writer.awaitName(synced);
+    return writer;
   }
 
   /** Drops the spare (best effort: the reader ignores it anyway). */
