@@ -7,7 +7,15 @@ import fc from 'fast-check';
 export function manualIntervals(): { fire(): void; restore(): void } {
   const realSet = globalThis.setInterval;
   const realClear = globalThis.clearInterval;
-  const live = new Set<{ callback: () => void }>();
+  // Weak: a manager abandoned by the model (a SIGKILL closes nothing) must not be kept alive, with
+  // its simulated disk and trace, by its flush timer for the rest of a long property run.
+  type Handle = { callback: () => void };
+  const live = new Set<WeakRef<Handle>>();
+  const refs = new WeakMap<Handle, WeakRef<Handle>>();
+  const forget = (handle: Handle): void => {
+    const ref = refs.get(handle);
+    if (ref !== undefined) live.delete(ref);
+  };
   const fake = (callback: () => void): NodeJS.Timeout => {
     const handle = {
       callback,
@@ -16,24 +24,30 @@ export function manualIntervals(): { fire(): void; restore(): void } {
       hasRef: () => false,
       refresh: () => handle,
       close: () => {
-        live.delete(handle);
+        forget(handle);
         return handle;
       },
       [Symbol.toPrimitive]: () => 0,
       [Symbol.dispose]: () => {
-        live.delete(handle);
+        forget(handle);
       },
     };
-    live.add(handle);
+    const ref = new WeakRef<Handle>(handle);
+    refs.set(handle, ref);
+    live.add(ref);
     return handle as unknown as NodeJS.Timeout;
   };
   globalThis.setInterval = fake as unknown as typeof setInterval;
   globalThis.clearInterval = ((handle: unknown) => {
-    live.delete(handle as { callback: () => void });
+    if (typeof handle === 'object' && handle !== null) forget(handle as Handle);
   }) as typeof clearInterval;
   return {
     fire() {
-      for (const handle of [...live]) handle.callback();
+      for (const ref of [...live]) {
+        const handle = ref.deref();
+        if (handle === undefined) live.delete(ref);
+        else handle.callback();
+      }
     },
     restore() {
       globalThis.setInterval = realSet;
