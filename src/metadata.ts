@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
-import { IdentityMismatchError, InvalidArgumentError, MultiGroupDirectoryError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import { snapshotPath } from './format/names.js';
 import { type SnapshotJsonV1, snapshotJsonV1 } from './format/snapshot-codec.js';
 import { defaultFileSystem } from './fs/default.js';
 import type { FileSystem } from './fs/types.js';
-import { type NodeIdentity, sameIdentity, validateIdentity } from './identity.js';
+import { type NodeIdentity, validateIdentity } from './identity.js';
 import { NONE_SERVER_ID, validateCount } from './state.js';
-import { recoverDirectory } from './storage/recovery.js';
+import { assertIdentity, assertSingleGroup, recoverDirectory } from './storage/recovery.js';
 
 /** Options of {@link Metadata.load}. */
 export interface LoadOptions {
@@ -83,25 +83,14 @@ export class Metadata {
     const group = options.group === undefined ? undefined : validateCount('group', options.group);
     const fs = options.fs ?? defaultFileSystem();
     const recovered = await recoverDirectory(fs, resolve(probe.metadataDir));
-    if (
-      identity !== undefined &&
-      recovered.identity !== undefined &&
-      !sameIdentity(identity, recovered.identity)
-    ) {
-      throw new IdentityMismatchError(metadataDir, identity, recovered.identity);
-    }
+    assertIdentity(metadataDir, recovered, identity);
     if (group !== undefined) {
       const state = recovered.groups.get(group);
       const term = state?.currentTerm ?? recovered.removed.get(group) ?? 0;
       const covered = group === 0 ? recovered.lastSeq : 0;
       return makeMetadata(metadataDir, term, state?.votedFor ?? NONE_SERVER_ID, covered);
     }
-    const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
-    if (others.length > 0)
-      throw new MultiGroupDirectoryError(
-        metadataDir,
-        others.sort((a, b) => a - b),
-      );
+    assertSingleGroup(metadataDir, recovered);
     return makeMetadata(
       metadataDir,
       recovered.state.currentTerm,

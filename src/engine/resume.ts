@@ -1,18 +1,18 @@
-import {
-  hasErrno,
-  IdentityMismatchError,
-  MetadataNotFoundError,
-  MultiGroupDirectoryError,
-} from '../errors.js';
+import { hasErrno, MetadataNotFoundError } from '../errors.js';
 import { type DirectoryId, newDirectoryId } from '../format/directory-id.js';
 import { logFiles, SNAPSHOT_NAME } from '../format/names.js';
 import type { FileSystem } from '../fs/types.js';
-import { type NodeIdentity, sameIdentity } from '../identity.js';
+import type { NodeIdentity } from '../identity.js';
 import type { HardState } from '../state.js';
 import { ensureDirectory } from '../storage/ensure-directory.js';
 import { acquireLock, type DirectoryLock } from '../storage/lock.js';
 import { LogWriter } from '../storage/log-writer.js';
-import { type RecoveredDirectory, recoverDirectory } from '../storage/recovery.js';
+import {
+  assertIdentity,
+  assertSingleGroup,
+  type RecoveredDirectory,
+  recoverDirectory,
+} from '../storage/recovery.js';
 
 /** What the open was asked for (the manager's options). */
 export interface ResumeOptions {
@@ -70,21 +70,8 @@ function assertMayOpen(dir: string, recovered: RecoveredDirectory, options: Resu
   if (!options.createIfMissing && recovered.snapshot === undefined && recovered.logs.length === 0) {
     throw new MetadataNotFoundError(dir, 'empty');
   }
-  if (!options.multiGroup) {
-    const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
-    if (others.length > 0)
-      throw new MultiGroupDirectoryError(
-        dir,
-        others.sort((a, b) => a - b),
-      );
-  }
-  if (
-    options.identity !== undefined &&
-    recovered.identity !== undefined &&
-    !sameIdentity(options.identity, recovered.identity)
-  ) {
-    throw new IdentityMismatchError(dir, options.identity, recovered.identity);
-  }
+  if (!options.multiGroup) assertSingleGroup(dir, recovered);
+  assertIdentity(dir, recovered, options.identity);
 }
 
 /**

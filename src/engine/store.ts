@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { IdentityMismatchError, InvalidArgumentError, RaftRuleError } from '../errors.js';
+import { InvalidArgumentError, RaftRuleError } from '../errors.js';
 import type { LogRecord } from '../format/record.js';
 import { defaultFileSystem } from '../fs/default.js';
 import type { FileSystem } from '../fs/types.js';
-import { type NodeIdentity, sameIdentity, validateIdentity } from '../identity.js';
+import { type NodeIdentity, validateIdentity } from '../identity.js';
 import { Metadata, makeMetadata } from '../metadata.js';
 import {
   applyUpdate,
@@ -15,7 +15,7 @@ import {
 } from '../state.js';
 import { failureChannel, fsyncChannel, type ManagerStats, StatsRecorder } from '../stats.js';
 import type { DirectoryLock } from '../storage/lock.js';
-import { recoverDirectory } from '../storage/recovery.js';
+import { assertIdentity, recoverDirectory } from '../storage/recovery.js';
 import { CommitQueue } from './commit-queue.js';
 import { CompactionTrigger, Compactor } from './compactor.js';
 import { closedError } from './engine-errors.js';
@@ -171,13 +171,7 @@ export class MetadataStore {
     const given = new Metadata(dir).metadataDir;
     const identity = validateIdentity(options.identity);
     const recovered = await recoverDirectory(options.fs ?? defaultFileSystem(), resolve(given));
-    if (
-      identity !== undefined &&
-      recovered.identity !== undefined &&
-      !sameIdentity(identity, recovered.identity)
-    ) {
-      throw new IdentityMismatchError(given, identity, recovered.identity);
-    }
+    assertIdentity(given, recovered, identity);
     const out = new Map<number, Metadata>();
     for (const id of [...recovered.groups.keys()].sort((a, b) => a - b)) {
       const state = recovered.groups.get(id) as HardState;

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { CorruptionError, hasErrno } from '../errors.js';
+import { CorruptionError, hasErrno, IdentityMismatchError, MultiGroupDirectoryError } from '../errors.js';
 import type { DirectoryId } from '../format/directory-id.js';
 import { logFiles, logName, SNAPSHOT_NAME, snapshotPath } from '../format/names.js';
 import type { LogHeader, LogRecord } from '../format/record.js';
 import type { SnapshotContent } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
-import type { NodeIdentity } from '../identity.js';
+import { type NodeIdentity, sameIdentity } from '../identity.js';
 import { type HardState, isLegalTransition, NONE_SERVER_ID, RecordKind } from '../state.js';
 import { type LogScan, scanLog } from './log-reader.js';
 import { readSnapshot } from './snapshot-file.js';
@@ -333,4 +333,32 @@ function ruleProblem(
         return `removal record for term ${next.currentTerm} while the term is ${state.currentTerm}`;
       return next.votedFor !== NONE_SERVER_ID ? 'removal record carries a vote' : undefined;
   }
+}
+
+/**
+ * The check every reader and opener makes when given an identity: `ERR_IDENTITY_MISMATCH` when the
+ * directory is stamped with another one (an unstamped directory passes). `dir` is for the message.
+ */
+export function assertIdentity(
+  dir: string,
+  recovered: RecoveredDirectory,
+  expected: NodeIdentity | undefined,
+): void {
+  if (
+    expected !== undefined &&
+    recovered.identity !== undefined &&
+    !sameIdentity(expected, recovered.identity)
+  ) {
+    throw new IdentityMismatchError(dir, expected, recovered.identity);
+  }
+}
+
+/** The single-group APIs' check: `ERR_MULTI_GROUP_DIRECTORY` when any group other than 0 is live or removed. */
+export function assertSingleGroup(dir: string, recovered: RecoveredDirectory): void {
+  const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
+  if (others.length > 0)
+    throw new MultiGroupDirectoryError(
+      dir,
+      others.sort((a, b) => a - b),
+    );
 }
