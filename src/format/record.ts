@@ -1,5 +1,5 @@
 import { RecordKind } from '../state.js';
-import { crc32, crc32Continue } from './crc.js';
+import { crc32, crc32Continue, crc32ZeroAdvance } from './crc.js';
 import { type DirectoryId, directoryIdBytes, directoryIdFromBytes } from './directory-id.js';
 
 /**
@@ -236,15 +236,41 @@ export class RecordEncoder {
   }
 }
 
+/**
+ * `own ^ whole ^ ADVANCE_44(own)` is the same number for every version-2 record of one directory,
+ * where `whole` and `own` are the record's two checksums (bytes 0..3 and 4..7) and ADVANCE_44 runs
+ * the CRC register over 44 zero bytes. Why: `whole` is the CRC-32 of bytes 4..7 (which hold `own`)
+ * continued over bytes 8..47, and `own` is the CRC-32 of the same bytes 8..47 continued from the
+ * directory's salt; CRC-32 is affine in its starting value (see crc32ZeroAdvance), so the two differ
+ * by a map of `own` and the salt alone. A reader that has checked `whole` thus checks `own` with
+ * four table lookups instead of a second CRC pass, and gets exactly the answer of that pass
+ * (test/unit/format/record-ownership.test.ts compares both on random records and salts).
+ */
+let advance44: ((value: number) => number) | undefined;
+
+/** The constant `own ^ whole ^ ADVANCE_44(own)` of the records of the directory whose salt is `salt`. */
+function ownershipKey(salt: number, advance: (value: number) => number): number {
+  // Any record gives it: take an all-zero body.
+  const sample = new Uint8Array(LAYOUT_V2.recordSize);
+  const own = crc32Continue(sample.subarray(8), salt);
+  viewOf(sample).setUint32(4, own, true);
+  const whole = crc32(sample.subarray(4));
+  return (own ^ whole ^ advance(own)) >>> 0;
+}
+
 /** Decodes the record slots of one log, by its header's version. */
 export class RecordDecoder {
   readonly layout: LogLayout;
-  /** CRC-32 of the directory id (version 2), the seed of every record's ownership checksum. */
-  readonly #salt: number;
+  /** Version 2: `own ^ whole ^ ADVANCE_44(own)` of every record of this directory (see ownershipKey). */
+  readonly #ownershipKey: number;
+  readonly #advance: (value: number) => number;
 
   constructor(header: Pick<LogHeader, 'layout' | 'directoryId'>) {
     this.layout = header.layout;
-    this.#salt = header.directoryId === undefined ? 0 : crc32(directoryIdBytes(header.directoryId));
+    advance44 ??= crc32ZeroAdvance(44);
+    this.#advance = advance44;
+    const salt = header.directoryId === undefined ? 0 : crc32(directoryIdBytes(header.directoryId));
+    this.#ownershipKey = ownershipKey(salt, this.#advance);
   }
 
   /** Decodes the slot at `offset` of `bytes` (one DataView per chunk keeps replay allocation-light). */
@@ -259,6 +285,14 @@ export class RecordDecoder {
       }
     }
     if (allZero) return { type: 'zero' };
+    return this.decodeNonZeroAt(bytes, view, offset);
+  }
+
+  /**
+   * {@link decodeAt} for a slot the caller has already seen whole (`recordSize` bytes from `offset`)
+   * and not all zeros: the replay loop, which tests for zero slots word by word itself.
+   */
+  decodeNonZeroAt(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
     return this.layout.version === 1 ? decodeV1(bytes, view, offset) : this.#decodeV2(bytes, view, offset);
   }
 
@@ -268,11 +302,14 @@ export class RecordDecoder {
 
   #decodeV2(bytes: Uint8Array, view: DataView, offset: number): SlotContent {
     const end = offset + LAYOUT_V2.recordSize;
-    if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) {
+    const whole = view.getUint32(offset, true);
+    if (whole !== crc32(bytes.subarray(offset + 4, end))) {
       return { type: 'bad', reason: 'record checksum mismatch' };
     }
     const seq = readU64(view, offset + 16);
-    if (view.getUint32(offset + 4, true) !== crc32Continue(bytes.subarray(offset + 8, end), this.#salt)) {
+    // Equivalent to `own === crc32Continue(bytes 8..47, salt)`, given that `whole` matched above.
+    const own = view.getUint32(offset + 4, true);
+    if ((own ^ whole ^ this.#advance(own)) >>> 0 !== this.#ownershipKey) {
       return { type: 'foreign', seq };
     }
     const kindByte = view.getUint8(offset + 8);

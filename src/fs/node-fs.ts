@@ -79,8 +79,14 @@ export class NodeFileSystem implements FileSystem {
     return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory() };
   }
 
-  openLocked(path: string): Promise<FileHandle | undefined> {
-    return openLockedFile(path, (lockPath) => this.open(lockPath, 'write'));
+  async openLocked(path: string): Promise<FileHandle | undefined> {
+    const handle = await openLockedFile(path, (lockPath) => this.open(lockPath, 'write'));
+    // Whoever holds a directory's lock writes to it durably next (after recovery, when the open
+    // creates or reuses a log): start the I/O thread now, so that its start (a worker thread:
+    // tens of ms) runs beside recovery instead of before the first durable write. The lock's
+    // handle holds a reference (open() above), so the thread stays up while the lock is held.
+    if (handle !== undefined) this.#io.thread();
+    return handle;
   }
 
   probeLock(path: string): Promise<LockProbe> {

@@ -178,7 +178,9 @@ export async function forEachSlot(
         visit(ZERO_SLOT, position + at, zeroBytes);
         continue;
       }
-      visit(decoder.decodeAt(bytes, view, at), position + at, bytes.subarray(at, at + size));
+      const slot =
+        at + size <= got ? decoder.decodeNonZeroAt(bytes, view, at) : decoder.decodeAt(bytes, view, at);
+      visit(slot, position + at, bytes.subarray(at, at + size));
     }
     position += got;
   }
