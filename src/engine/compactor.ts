@@ -1,10 +1,12 @@
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DirectoryId } from '../format/directory-id.js';
+import { SPARE_LOG_NAME } from '../format/names.js';
 import { encodeSnapshotInSteps } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
 import type { NodeIdentity } from '../identity.js';
 import { compactionChannel, type FailureStage, failureChannel, type StatsRecorder } from '../stats.js';
-import { LogWriter, PREALLOCATE_BYTES, type PreparedLog } from '../storage/log-writer.js';
+import { LogWriter, PREALLOCATE_BYTES, type PreparedLog, ZeroPacer } from '../storage/log-writer.js';
 import { writeSnapshotBytes } from '../storage/snapshot-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import { closedError, failedError } from './engine-errors.js';
@@ -27,6 +29,23 @@ export type CompactionTrigger = (typeof CompactionTrigger)[keyof typeof Compacti
 /** Bounds of a proportional log's preallocation. */
 const MIN_PREALLOCATE = 16 * 1024;
 const MAX_PREALLOCATE = 8 * 1024 * 1024;
+/**
+ * Pause between two chunks of a spare prepared in the background: 0, a turn of the event loop
+ * (setImmediate). Each chunk is a write and an fdatasync on libuv's pool, one after the other, so
+ * an append's fdatasync waits behind one chunk at most; a timed pause would spread them further but
+ * make the order of operations depend on the clock (the crash-point enumeration replays them).
+ */
+const SPARE_PAUSE_MS = 0;
+
+/**
+ * The next log's spare, made in the background after each compaction (LogWriter.prepareInSteps)
+ * so that the next one finds it ready: none, being prepared, or ready.
+ */
+type Spare =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'preparing'; readonly pacer: ZeroPacer; readonly done: Promise<void> }
+  | { readonly kind: 'ready'; readonly log: PreparedLog };
+const NO_SPARE: Spare = Object.freeze({ kind: 'none' });
 
 /** What the compactor needs from the manager (or store) it works for. */
 export interface CompactorContext {
@@ -71,6 +90,7 @@ export class Compactor {
   #lastLogBytes = 0;
   /** The log a switch just made, until its name is durable (see #nameOfNewLog). */
   #naming: LogWriter | undefined;
+  #spare: Spare = NO_SPARE;
 
   constructor(ctx: CompactorContext, snapshotSeq: number | undefined, retiredLogs: string[]) {
     this.#ctx = ctx;
@@ -99,6 +119,23 @@ export class Compactor {
   /** Resolves once no compaction is running. */
   async settle(): Promise<void> {
     while (this.#running !== undefined) await this.#running.catch(() => {});
+  }
+
+  /**
+   * At close, after {@link settle}: stops a spare's preparation and removes the spare (best effort:
+   * the reader ignores `.tmp` files and the next open's first compaction replaces it).
+   */
+  async dispose(): Promise<void> {
+    const spare = this.#spare;
+    if (spare.kind === 'preparing') {
+      spare.pacer.cancel();
+      await spare.done;
+    }
+    const now = this.#spare;
+    this.#spare = NO_SPARE;
+    if (now.kind === 'ready') await now.log.discard();
+    else if (spare.kind !== 'none')
+      await this.#ctx.fs.unlink(join(this.#ctx.dir, SPARE_LOG_NAME)).catch(() => {});
   }
 
   /**
@@ -158,6 +195,8 @@ export class Compactor {
       this.#snapshotSeq = switched.covered;
     }
     await this.#removeRetired();
+    // A compaction that moved appends to a new log will want another: made now, in the background.
+    if (switched.rotated) this.#prepareNextSpare();
     this.#ctx.stats.recordCompaction();
     if (compactionChannel.hasSubscribers) {
       compactionChannel.publish({
@@ -195,7 +234,8 @@ export class Compactor {
   }
 
   /**
-   * Prepares the next log's spare (zeros, fdatasynced) while appends go on, then holds the queue,
+   * Takes the spare the last compaction left being prepared in the background (or, when there is
+   * none, prepares one now: zeros, fdatasynced, while appends go on), then holds the queue,
    * takes the durable state as what this compaction covers, and moves appends to the new log if the
    * current one holds records, so that updates continue while the snapshot is written. Appends wait
    * only for the spare's header, rename and directory fsync. Crash before the new log is durable:
@@ -215,7 +255,9 @@ export class Compactor {
     let spare: PreparedLog | undefined;
     if ((queue.writer?.recordBytes ?? 0) > 0) {
       try {
-        spare = await LogWriter.prepare(probe, dir, directoryId, this.#preallocate());
+        spare =
+          (await this.#takeSpare()) ??
+          (await LogWriter.prepare(probe, dir, directoryId, this.#preallocate()));
       } catch (err) {
         await this.#abandon(err, 'new-log', probe);
         throw err;
@@ -319,6 +361,42 @@ export class Compactor {
     } catch (err) {
       await this.#stepFailed(err, 'remove-logs', probe);
     }
+  }
+
+  /**
+   * Starts the next log's spare in the background, sized as {@link #preallocate} says now, so that
+   * the next compaction only renames it. A failure drops it (the next compaction prepares one in
+   * its own window, as when there is none).
+   */
+  #prepareNextSpare(): void {
+    if (this.#spare.kind !== 'none' || this.#ctx.isClosed() || this.#ctx.queue.failure !== undefined) return;
+    const { fs, dir, directoryId } = this.#ctx;
+    const pacer = new ZeroPacer(SPARE_PAUSE_MS);
+    const done = LogWriter.prepareInSteps(fs, dir, directoryId, this.#preallocate(), pacer).then(
+      (log) => {
+        this.#spare = log === undefined ? NO_SPARE : { kind: 'ready', log };
+      },
+      async (err: unknown) => {
+        this.#spare = NO_SPARE;
+        // Only the `.tmp` spare was touched: an abandoned step, counted and published as one.
+        await this.#abandon(err, 'new-log', new StepProbe(fs));
+        await fs.unlink(join(dir, SPARE_LOG_NAME)).catch(() => {});
+      },
+    );
+    this.#spare = { kind: 'preparing', pacer, done };
+  }
+
+  /** The spare prepared in the background, once done (hurrying it); undefined when there is none. */
+  async #takeSpare(): Promise<PreparedLog | undefined> {
+    const spare = this.#spare;
+    if (spare.kind === 'preparing') {
+      spare.pacer.hurry();
+      await spare.done;
+    }
+    const now = this.#spare;
+    if (now.kind !== 'ready') return undefined;
+    this.#spare = NO_SPARE;
+    return now.log;
   }
 
   /**

@@ -356,6 +356,7 @@ export class MetadataManager {
       // A batch of replayed calls may still be on its way to disk (a proposal failed by a write
       // error rejects everything pending, not what is in flight): let it end before closing.
       await this.#compactor?.settle();
+      await this.#compactor?.dispose();
       await this.#queue.whenIdle();
       await this.#queue.writer?.close().catch(() => {});
       this.#queue.writer = undefined;
@@ -449,6 +450,7 @@ export class MetadataManager {
     if (!this.#queue.stopped) await this.#queue.barrier().catch(() => {});
     await Promise.allSettled([...this.#syncs]);
     await this.#compactor?.settle();
+    await this.#compactor?.dispose();
     this.#state = 'closed';
     await this.#queue.whenIdle();
     try {

@@ -154,6 +154,7 @@ export class MetadataStore {
     try {
       if (resumed.mustCompact) await store.#compactor.compact(true);
     } catch (err) {
+      await store.#compactor.dispose();
       await store.#queue.writer?.close().catch(() => {});
       await resumed.lock.release().catch(() => {});
       throw err;
@@ -354,6 +355,7 @@ export class MetadataStore {
     if (!this.#queue.stopped) await this.#queue.barrier().catch(() => {});
     await Promise.allSettled([...this.#syncs]);
     await this.#compactor.settle();
+    await this.#compactor.dispose();
     this.#state = 'closed';
     await this.#queue.whenIdle();
     try {

@@ -136,6 +136,52 @@ export class LogWriter {
   }
 
   /**
+   * {@link prepare} in steps, for a spare made in the background between compactions: the header
+   * and zeros go in chunks, each written then fdatasynced on libuv's pool, with a pause between
+   * chunks as `pacer` says, so that the disk sees a stream of small flushes beside the appends'
+   * fdatasyncs instead of one burst of the whole file. Undefined when `pacer` was cancelled (the
+   * manager closes): the partial spare is closed, for the closer to remove.
+   *
+   * Crash anywhere in here: a `.tmp` file holding a prefix of the header and zeros, which the
+   * reader ignores and the next prepare replaces.
+   */
+  static async prepareInSteps(
+    fs: FileSystem,
+    dir: string,
+    directoryId: DirectoryId,
+    preallocate: number,
+    pacer: ZeroPacer,
+  ): Promise<PreparedLog | undefined> {
+    const temp = join(dir, SPARE_LOG_NAME);
+    await removeStale(fs, temp);
+    const handle = await fs.open(temp, 'create');
+    try {
+      const size = HEADER_SIZE + preallocate;
+      for (let at = 0; at < size; at += ZERO_CHUNK_BYTES) {
+        if (at > 0) await pacer.pause();
+        if (pacer.cancelled) {
+          await handle.close();
+          return undefined;
+        }
+        const length = Math.min(ZERO_CHUNK_BYTES, size - at);
+        if (at === 0) {
+          const first = new Uint8Array(length);
+          first.set(encodeHeader(directoryId), 0);
+          await handle.write(first, 0);
+        } else {
+          await handle.write(ZERO_CHUNK.subarray(0, length), at);
+        }
+        // fdatasync: each chunk's blocks and the file's new size are on disk before the next.
+        await handle.datasync();
+      }
+      return new PreparedLog(fs, dir, temp, handle, directoryId, preallocate);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
    * Reopens an existing clean version-2 log of `directoryId` to append after its last record at
    * `offset`.
    */
@@ -204,6 +250,58 @@ export class LogWriter {
 
   close(): Promise<void> {
     return this.#handle.close();
+  }
+}
+
+/** Bytes of a spare written (and fdatasynced) at a time by {@link LogWriter.prepareInSteps}. */
+const ZERO_CHUNK_BYTES = 128 * 1024;
+const ZERO_CHUNK = new Uint8Array(ZERO_CHUNK_BYTES);
+
+/**
+ * The pace of a spare's preparation in steps: a pause between chunks, so that its fdatasyncs are
+ * spread between the appends' ones instead of arriving as one burst, until {@link hurry} (a
+ * compaction needs the spare now), after which there is no pause; or {@link cancel} (the manager
+ * closes: the spare is not needed). A pause of 0 is one turn of the event loop (setImmediate).
+ */
+export class ZeroPacer {
+  readonly #pauseMs: number;
+  #hurried = false;
+  #cancelled = false;
+  #wake: (() => void) | undefined;
+
+  constructor(pauseMs: number) {
+    this.#pauseMs = pauseMs;
+  }
+
+  pause(): Promise<void> {
+    if (this.#hurried) return Promise.resolve();
+    if (this.#pauseMs <= 0) return new Promise((resolve) => setImmediate(resolve));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, this.#pauseMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  hurry(): void {
+    this.#hurried = true;
+    this.#wake?.();
+  }
+
+  /** Stops the preparation at the next chunk (the manager is closing; the spare is not needed). */
+  cancel(): void {
+    this.#cancelled = true;
+    this.hurry();
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
   }
 }
 

@@ -54,7 +54,11 @@ interface Case {
   readonly name: string;
   readonly fault: FaultRule;
   readonly stage: FailureEvent['stage'];
+  /** Armed as well, and fired before `fault`, without a report of its own. */
+  readonly before?: FaultRule;
 }
+
+const SPARE = `${DIR}/log-next.wal.tmp`;
 
 // Steps that touch only a temp file, or a rename that failed (and so changed nothing).
 const abandoned: Case[] = [
@@ -160,8 +164,9 @@ const fatal: Case[] = [
 ];
 
 describe('a compaction that fails before it changes anything is abandoned', () => {
-  it.each(abandoned)('$name: the manager keeps serving and retries', async ({ fault, stage }) => {
+  it.each(abandoned)('$name: the manager keeps serving and retries', async ({ fault, stage, before }) => {
     const { disk, manager } = await started();
+    if (before !== undefined) disk.failNext(before);
     disk.failNext(fault);
     const error = await manager.sync().then(
       () => undefined,
@@ -169,7 +174,7 @@ describe('a compaction that fails before it changes anything is abandoned', () =
     );
     // sync() reports the system error itself: the manager did not stop.
     expect(error).toMatchObject({ code: fault.errno, syscall: expect.any(String) });
-    expect(disk.trace.filter((entry) => entry.injected)).toHaveLength(1);
+    expect(disk.trace.filter((entry) => entry.injected)).toHaveLength(before === undefined ? 1 : 2);
     expect(events).toEqual([{ dir: DIR, error, fatal: false, stage }]);
     expect(manager.stats()).toMatchObject({ compactionFailures: 1, lastCompactionError: fault.errno });
     expect(tempFiles(disk)).toEqual([]); // removed, though recovery would ignore them
@@ -189,10 +194,12 @@ describe('a compaction that fails before it changes anything is abandoned', () =
       lastCompactionError: undefined,
     });
     expect(disk.files().filter((name) => name.endsWith('.wal'))).toHaveLength(1);
-    expect(tempFiles(disk)).toEqual([]);
+    // Nothing but the next log's spare, which the compaction started in the background.
+    expect(tempFiles(disk).filter((name) => name !== SPARE)).toEqual([]);
     await manager.updateCurrentTerm(5);
     await survivesCrashes(disk, { currentTerm: 5, votedFor: 0 });
     await manager.close();
+    expect(tempFiles(disk)).toEqual([]); // close removes the spare
     expect(await Metadata.load(DIR, { fs: disk.crash(9) })).toMatchObject({ currentTerm: 5, votedFor: 0 });
     expect(events.every((event) => !event.fatal)).toBe(true);
   });
