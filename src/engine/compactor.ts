@@ -106,10 +106,21 @@ export class Compactor {
     );
   }
 
-  /** Starts the interval timer (it does not keep the process alive). */
+  /**
+   * Starts the interval timer. It keeps neither the process nor the manager alive: it holds the
+   * compactor weakly, so that a manager dropped without close() (a process that a test "killed",
+   * which closes nothing) can be collected, its timer stopping with it, instead of being kept
+   * alive by its own interval for the rest of the process.
+   */
   startInterval(intervalMs: number): void {
-    this.#timer = setInterval(() => this.#onInterval(), intervalMs);
-    this.#timer.unref();
+    const self = new WeakRef(this);
+    const timer = setInterval(() => {
+      const compactor = self.deref();
+      if (compactor === undefined) clearInterval(timer);
+      else compactor.#onInterval();
+    }, intervalMs);
+    timer.unref();
+    this.#timer = timer;
   }
 
   stopInterval(): void {
