@@ -312,15 +312,8 @@ function decodeV2(obj: Record<string, unknown>): SnapshotContent | SnapshotProbl
 export function snapshotClaims(
   bytes: Uint8Array,
 ): Partial<{ currentTerm: number; votedFor: number; lastSeq: number }> | undefined {
-  let parsed: unknown;
-  try {
-    // Lenient decoding on purpose: a damaged byte in a string must not hide the numbers.
-    parsed = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined; // Not JSON at all: nothing can be read from it.
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const obj = parsed as Record<string, unknown>;
+  const obj = parseLeniently(bytes);
+  if (obj === undefined) return undefined;
   const found: { currentTerm?: number; votedFor?: number; lastSeq?: number } = {};
   if (isCount(obj.currentTerm)) found.currentTerm = obj.currentTerm;
   if (isCount(obj.votedFor)) found.votedFor = obj.votedFor;
@@ -331,4 +324,44 @@ export function snapshotClaims(
     if (row !== undefined && isCount(row[2])) found.votedFor = row[2];
   }
   return Object.keys(found).length > 0 ? found : undefined;
+}
+
+/** What a damaged snapshot's JSON claims for one group: its term, and whether it names it removed. */
+export interface GroupClaim {
+  readonly currentTerm: number;
+  readonly removed: boolean;
+}
+
+/**
+ * Every group a snapshot's JSON names, whatever else is wrong with it (like {@link snapshotClaims}):
+ * the rows of `groups` (`[group, term, vote]`) and `removed` (`[group, lastTerm]`) whose group and
+ * term are counts, the highest term per group. Undefined when the text does not parse or names no
+ * group. Never state: a repair raises each such group above the term claimed, so that a group only
+ * the damaged snapshot held is not forgotten (and left to vote again in a term it voted in).
+ */
+export function snapshotGroupClaims(bytes: Uint8Array): ReadonlyMap<number, GroupClaim> | undefined {
+  const obj = parseLeniently(bytes);
+  if (obj === undefined) return undefined;
+  const claims = new Map<number, GroupClaim>();
+  const claim = (row: unknown, removed: boolean): void => {
+    if (!Array.isArray(row) || !isCount(row[0]) || !isCount(row[1])) return;
+    const known = claims.get(row[0]);
+    if (known === undefined || row[1] > known.currentTerm || (row[1] === known.currentTerm && removed))
+      claims.set(row[0], { currentTerm: row[1], removed });
+  };
+  if (Array.isArray(obj.groups)) for (const row of obj.groups) claim(row, false);
+  if (Array.isArray(obj.removed)) for (const row of obj.removed) claim(row, true);
+  return claims.size > 0 ? claims : undefined;
+}
+
+/** A snapshot's text as a JSON object, decoded leniently (a damaged byte in a string must not hide the numbers). */
+function parseLeniently(bytes: Uint8Array): Record<string, unknown> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined; // Not JSON at all: nothing can be read from it.
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  return parsed as Record<string, unknown>;
 }

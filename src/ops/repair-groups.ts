@@ -82,13 +82,21 @@ export function planGroups({ exam, unprovenEnd, raiseAll, minTerm }: GroupsPlanI
   };
 
   // Whole snapshots: the main one, and a temp one of this directory (a compaction cut short).
+  // A damaged one still names groups in its JSON: each counts as seen at the term claimed, so that
+  // a group only it held is raised above that term instead of forgotten (resuming at term 0).
+  const claimedRemoved = new Set<number>();
   let covered = 0;
   for (const snap of [exam.snapshot, exam.snapshotTemp]) {
     const content = snap?.content;
     if (snap === undefined) continue;
     if (content === undefined) {
+      const where = `${snap.name} (damaged, unverified)`;
       const claimed = snap.unverified?.currentTerm;
-      if (claimed !== undefined) see(0, claimed, `${snap.name} (damaged, unverified)`);
+      if (claimed !== undefined) see(0, claimed, where);
+      for (const [group, claim] of snap.unverifiedGroups ?? []) {
+        see(group, claim.currentTerm, where);
+        if (claim.removed) claimedRemoved.add(group);
+      }
       continue;
     }
     const where = `${snap.name} (checksum ok)`;
@@ -175,7 +183,11 @@ export function planGroups({ exam, unprovenEnd, raiseAll, minTerm }: GroupsPlanI
       proven: false,
       termProven,
       reason,
-      after: { currentTerm: term, votedFor: NONE_SERVER_ID, removed: point?.state.removed ?? false },
+      after: {
+        currentTerm: term,
+        votedFor: NONE_SERVER_ID,
+        removed: point?.state.removed ?? claimedRemoved.has(group),
+      },
     };
     if (!Number.isSafeInteger(term) && noTermLeft === undefined) noTermLeft = plan;
     return plan;

@@ -516,7 +516,9 @@ function planMultiGroup(
     warnings.push({
       code: 'unseen-groups',
       message:
-        'metadata.json is damaged: groups that only it held (no readable record names them) are not in the repaired snapshot, and resume at term 0 with no vote. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.',
+        exam.snapshot.unverifiedGroups !== undefined
+          ? `metadata.json is damaged: the ${exam.snapshot.unverifiedGroups.size} groups its JSON still names are in the repaired snapshot, each above the term claimed, with no vote; a group it held in a row the damage made unreadable is not, and resumes at term 0 with no vote. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.`
+          : 'metadata.json is damaged: groups that only it held (no readable record names them) are not in the repaired snapshot, and resume at term 0 with no vote. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.',
     });
   } else if (planned.highestHole > 0 || unproven !== undefined) {
     warnings.push({

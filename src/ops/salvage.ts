@@ -15,7 +15,9 @@ import {
   decodeSnapshot,
   type SnapshotContent,
   type SnapshotProblem,
+  type GroupClaim,
   snapshotClaims,
+  snapshotGroupClaims,
 } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
 import { countNonZero, forEachSlot, readHeader } from '../storage/log-reader.js';
@@ -88,6 +90,8 @@ export interface SalvagedSnapshot {
    * checksum failed), but a repair counts its term as seen: a node may have acted on it.
    */
   readonly unverified: SnapshotClaims | undefined;
+  /** For a damaged snapshot whose text still parses: every group its JSON names (unverified, like `unverified`). */
+  readonly unverifiedGroups: ReadonlyMap<number, GroupClaim> | undefined;
 }
 
 /** What a snapshot's JSON claims for group 0, checksum or not ({@link snapshotClaims}). */
@@ -167,10 +171,18 @@ export async function salvageSnapshot(
   }
   const decoded = decodeSnapshot(bytes);
   if (!('problem' in decoded)) {
-    return { name, size: bytes.byteLength, content: decoded, problem: undefined, unverified: undefined };
+    return {
+      name,
+      size: bytes.byteLength,
+      content: decoded,
+      problem: undefined,
+      unverified: undefined,
+      unverifiedGroups: undefined,
+    };
   }
   // The checksum (or a field) is wrong. Keep whatever numbers the JSON still holds: they are not
   // trusted as state, only counted as "seen" by a repair, which must stay above every term seen.
   const unverified = snapshotClaims(bytes);
-  return { name, size: bytes.byteLength, content: undefined, problem: decoded, unverified };
+  const unverifiedGroups = snapshotGroupClaims(bytes);
+  return { name, size: bytes.byteLength, content: undefined, problem: decoded, unverified, unverifiedGroups };
 }

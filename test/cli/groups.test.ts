@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataStore } from '../../src/index.js';
@@ -267,6 +268,51 @@ describe.concurrent('repair on a multi-group directory: per group, never a vote 
       await expect(store.group(9).updateVotedFor(4)).rejects.toThrow();
     } finally {
       await store.close();
+    }
+  });
+
+  it('a damaged snapshot: the groups only it held are raised above the terms its JSON claims, not forgotten', async () => {
+    const dir = join(tempDir(), 'meta');
+    const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+    try {
+      await store.group(1).updateCurrentTerm(3);
+      await store.group(1).updateVotedFor(4);
+      await store.group(2).updateCurrentTerm(8);
+      await store.group(3).updateCurrentTerm(5);
+      await store.removeGroup(3);
+      await store.sync(); // groups 1, 2 and tombstone 3 are in the snapshot only
+      await store.group(4).updateCurrentTerm(2); // in the log
+    } finally {
+      await store.close();
+    }
+    // The checksum field damaged: every claim in the JSON is still what the node wrote.
+    const snapshot = join(dir, 'metadata.json');
+    const text = readFileSync(snapshot, 'utf8');
+    writeFileSync(
+      snapshot,
+      text.replace(/"crc32":"(.)/, (_m, c: string) => `"crc32":"${c === '0' ? '1' : '0'}`),
+    );
+    expect((await cli('verify', dir)).code).toBe(2);
+    // The claims are unverified (a damaged digit could lower a term): --min-term is required.
+    const plan = await cliJson('repair', dir);
+    expect(plan.json).toMatchObject({ needsMinTerm: true, refusal: { reason: 'needs-min-term' } });
+    expect(JSON.stringify(plan.json.warnings)).toContain('the 3 groups its JSON still names');
+    const { code, json } = await cliJson('repair', '--yes', '--min-term', '6', dir);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ applied: true, groupRepairs: { groups: 4 } });
+    const loaded = await MetadataStore.load(dir);
+    // None resumes at term 0 (where group 1 could vote again in term 3); none keeps a vote.
+    expect([...loaded].map(([id, m]) => [id, m.currentTerm, m.votedFor])).toEqual([
+      [1, 6, 0],
+      [2, 9, 0],
+      [4, 2, 0], // its record after the snapshot proves it: kept
+    ]);
+    expect(await Metadata.load(dir, { group: 3 })).toMatchObject({ currentTerm: 6, votedFor: 0 });
+    const reopened = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+    try {
+      expect(reopened.groups()).toEqual([1, 2, 4]); // 3 stays removed
+    } finally {
+      await reopened.close();
     }
   });
 
