@@ -13,9 +13,9 @@ import {
 } from '../format/record.js';
 import {
   decodeSnapshot,
+  type GroupClaim,
   type SnapshotContent,
   type SnapshotProblem,
-  type GroupClaim,
   snapshotClaims,
   snapshotGroupClaims,
 } from '../format/snapshot-codec.js';
