@@ -228,8 +228,8 @@ export class MetadataStore {
   stats(): StoreStats {
     return {
       ...this.#stats.snapshot(this.#queue.writer?.recordBytes ?? 0),
-      groups: this.#countLive(),
-      removedGroups: this.#countRemoved(),
+      groups: this.#countAccepted('live'),
+      removedGroups: this.#countAccepted('removed'),
     };
   }
 
@@ -330,24 +330,19 @@ export class MetadataStore {
   }
 
   /** Live groups, counted without listing them (stats() is cheap at 100,000 groups). */
-  #countLive(): number {
-    let live = this.#table.live.size;
+  /**
+   * Groups in `status` as callers see them: the durable table's count, corrected by the changes
+   * still pending (a group created, removed or re-added by an update not yet durable).
+   */
+  #countAccepted(status: 'live' | 'removed'): number {
+    const durableSet = status === 'live' ? this.#table.live : this.#table.removed;
+    let count = durableSet.size;
     for (const [id, change] of this.#pending) {
-      const durable = this.#table.live.has(id);
-      if (change.status === 'live' && !durable) live++;
-      if (change.status !== 'live' && durable) live--;
+      const durable = durableSet.has(id);
+      if (change.status === status && !durable) count++;
+      if (change.status !== status && durable) count--;
     }
-    return live;
-  }
-
-  #countRemoved(): number {
-    let removed = this.#table.removed.size;
-    for (const [id, change] of this.#pending) {
-      const durable = this.#table.removed.has(id);
-      if (change.status === 'removed' && !durable) removed++;
-      if (change.status !== 'removed' && durable) removed--;
-    }
-    return removed;
+    return count;
   }
 
   async #shutdown(): Promise<void> {
