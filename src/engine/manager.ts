@@ -6,10 +6,11 @@ import type { FileSystem } from '../fs/types.js';
 import { type NodeIdentity, validateIdentity } from '../identity.js';
 import { Metadata, makeMetadata } from '../metadata.js';
 import { applyUpdate, type HardState, NONE_SERVER_ID, UpdateKind, validateCount } from '../state.js';
-import { failureChannel, fsyncChannel, type ManagerStats, StatsRecorder } from '../stats.js';
+import type { ManagerStats } from '../stats.js';
 import type { DirectoryLock } from '../storage/lock.js';
-import { CommitQueue } from './commit-queue.js';
-import { CompactionTrigger, Compactor } from './compactor.js';
+import type { CommitQueue } from './commit-queue.js';
+import { CompactionTrigger } from './compactor.js';
+import { EngineCore } from './engine-core.js';
 import { closedError } from './engine-errors.js';
 import { GroupTable } from './group-table.js';
 import { type Lifecycle, OpeningQueue } from './lifecycle.js';
@@ -112,9 +113,10 @@ export class MetadataManager {
   /** The constructor's `initial` (fresh state for `open()`): what `get()` shows until the open is done. */
   readonly #proposed: HardState;
   #lock: DirectoryLock | undefined;
-  /** Group commit and fail-stop; holds the durable state and the log being appended to. */
+  /** Group commit, fail-stop, stats, compaction, sync() and shutdown (shared with MetadataStore). */
+  readonly #core: EngineCore;
+  /** The core's commit queue; holds the durable state and the log being appended to. */
   readonly #queue: CommitQueue;
-  #compactor: Compactor | undefined;
 
   /** Latest accepted state (durable or queued). */
   #accepted: HardState;
@@ -122,9 +124,6 @@ export class MetadataManager {
   readonly #table = new GroupTable();
   #nextSeq = 1;
   #closing: Promise<void> | undefined;
-  /** sync() calls started and not settled yet. */
-  readonly #syncs = new Set<Promise<void>>();
-  readonly #stats = new StatsRecorder();
 
   /**
    * The seed's form: a manager for `initial.metadataDir`, opened in the background. `initial` is a
@@ -158,29 +157,13 @@ export class MetadataManager {
     this.#fs = options.fs ?? defaultFileSystem();
     this.#proposed = proposed;
     this.#accepted = proposed;
-    this.#queue = new CommitQueue(0, {
-      committed: (batch, bytes, durationMs) => {
-        for (const record of batch) this.#table.apply(record);
-        const records = batch.length;
-        this.#stats.recordFsync(records, bytes, durationMs);
-        if (fsyncChannel.hasSubscribers) {
-          fsyncChannel.publish({ dir: this.#givenDir, records, bytes, durationMs });
-        }
-        // A compaction may have failed meanwhile; this batch still reached the disk, so its
-        // callers are answered, but the manager stays stopped and shows the durable state.
-        if (this.#queue.stopped) this.#accepted = this.#durable();
-      },
-      stopped: (error, stage, first) => {
-        if (first) {
-          this.#compactor?.stopInterval();
-          if (failureChannel.hasSubscribers) {
-            failureChannel.publish({ dir: this.#givenDir, error, fatal: true, stage });
-          }
-        }
-        // What callers were told is durable stays the truth in memory (see CommitQueue.fail).
+    this.#core = new EngineCore(this.#givenDir, 0, {
+      apply: (record) => this.#table.apply(record),
+      showDurable: () => {
         this.#accepted = this.#durable();
       },
     });
+    this.#queue = this.#core.queue;
     this.#opening = this.#open(initial instanceof WhatIsOnDisk ? undefined : proposed);
     // The error is kept for every later call; this handler only stops an unhandled rejection.
     this.#opening.catch(() => {});
@@ -262,12 +245,12 @@ export class MetadataManager {
    *   usable, and the next interval or sync() tries again.
    */
   async sync(): Promise<void> {
-    return this.#call(() => this.#syncNow());
+    return this.#call(() => this.#core.sync());
   }
 
   /** Counters: updates, fsyncs, batch sizes, fsync latency, bytes, compactions (and abandoned ones), log size. */
   stats(): ManagerStats {
-    return this.#stats.snapshot(this.#queue.writer?.recordBytes ?? 0);
+    return this.#core.stats.snapshot(this.#queue.writer?.recordBytes ?? 0);
   }
 
   /** Finishes pending updates, stops the flush timer, closes the log and releases the lock. */
@@ -320,24 +303,11 @@ export class MetadataManager {
       }
       this.#queue.recovered(resumed.lastSeq);
       this.#nextSeq = resumed.lastSeq + 1;
-      const compactor = new Compactor(
-        {
-          fs: this.#fs,
-          dir: this.#dir,
-          givenDir: this.#givenDir,
-          queue: this.#queue,
-          stats: this.#stats,
-          directoryId: resumed.directoryId,
-          identity: resumed.identity,
-          table: this.#table,
-          trigger: CompactionTrigger.OnChange,
-          isClosed: () => this.#state === 'closed',
-          mayRunOnInterval: () => this.#state === 'open' && !this.#queue.stopped,
-        },
-        resumed.snapshotSeq,
-        resumed.retiredLogs,
-      );
-      this.#compactor = compactor;
+      const compactor = this.#core.startCompactor(this.#fs, this.#dir, this.#table, resumed, {
+        trigger: CompactionTrigger.OnChange,
+        isClosed: () => this.#state === 'closed',
+        mayRunOnInterval: () => this.#state === 'open' && !this.#queue.stopped,
+      });
       // Calls made meanwhile are still queued: this compaction sees only what was on disk.
       if (resumed.mustCompact) await compactor.compact(true);
       // One synchronous step, no await inside: validate the proposal against the recovered state,
@@ -355,12 +325,7 @@ export class MetadataManager {
       this.#waiting.rejectAll(err);
       // A batch of replayed calls may still be on its way to disk (a proposal failed by a write
       // error rejects everything pending, not what is in flight): let it end before closing.
-      await this.#compactor?.settle();
-      await this.#compactor?.dispose();
-      await this.#queue.whenIdle();
-      await this.#queue.writer?.close().catch(() => {});
-      this.#queue.writer = undefined;
-      await this.#lock?.release().catch(() => {});
+      await this.#core.abandonOpen(this.#lock);
       this.#lock = undefined;
       throw err;
     }
@@ -401,22 +366,6 @@ export class MetadataManager {
 
   // ---- updates -------------------------------------------------------------------------------
 
-  /**
-   * sync() once started: everything accepted so far becomes durable, then a compaction. Tracked in
-   * `#syncs` until it settles, so that close() waits for it.
-   */
-  #syncNow(): Promise<void> {
-    this.#queue.assertWritable();
-    const compactor = this.#compactor;
-    const run = this.#queue.barrier().then(() => compactor?.compact(true));
-    this.#syncs.add(run);
-    const forget = (): void => {
-      this.#syncs.delete(run);
-    };
-    run.then(forget, forget);
-    return run;
-  }
-
   /** Validates against the latest accepted state and queues the record; resolves when durable. */
   #submit(kind: UpdateKind, value: number): Promise<void> {
     this.#queue.assertWritable();
@@ -444,21 +393,9 @@ export class MetadataManager {
   async #shutdown(): Promise<void> {
     // An open still running replays the calls queued before close() and finishes them.
     await this.#opening.catch(() => {});
-    this.#compactor?.stopInterval();
-    // Pending updates and sync() calls still complete (their callers are awaiting them); new ones
-    // are refused. Then no compaction may start any more (`closed`).
-    if (!this.#queue.stopped) await this.#queue.barrier().catch(() => {});
-    await Promise.allSettled([...this.#syncs]);
-    await this.#compactor?.settle();
-    await this.#compactor?.dispose();
-    this.#state = 'closed';
-    await this.#queue.whenIdle();
-    try {
-      await this.#queue.writer?.close();
-    } finally {
-      this.#queue.writer = undefined;
-      await this.#lock?.release();
-      this.#lock = undefined;
-    }
+    await this.#core.shutdown(() => {
+      this.#state = 'closed';
+    }, this.#lock);
+    this.#lock = undefined;
   }
 }

@@ -13,11 +13,12 @@ import {
   UpdateKind,
   validateCount,
 } from '../state.js';
-import { failureChannel, fsyncChannel, type ManagerStats, StatsRecorder } from '../stats.js';
+import type { ManagerStats } from '../stats.js';
 import type { DirectoryLock } from '../storage/lock.js';
 import { assertIdentity, recoverDirectory } from '../storage/recovery.js';
-import { CommitQueue } from './commit-queue.js';
-import { CompactionTrigger, Compactor } from './compactor.js';
+import type { CommitQueue } from './commit-queue.js';
+import { CompactionTrigger } from './compactor.js';
+import { EngineCore } from './engine-core.js';
 import { closedError } from './engine-errors.js';
 import { GroupTable } from './group-table.js';
 import { DEFAULT_FLUSH_INTERVAL_MS, type ManagerOptions, validateManagerOptions } from './manager.js';
@@ -77,14 +78,13 @@ export class MetadataStore {
   readonly #lock: DirectoryLock;
   readonly #queue: CommitQueue;
   readonly #table: GroupTable;
-  #compactor!: Compactor;
-  readonly #stats = new StatsRecorder();
+  /** Group commit, fail-stop, stats, compaction, sync() and shutdown (shared with MetadataManager). */
+  readonly #core: EngineCore;
   /** Accepted changes not durable yet, by group: the latest one of each group. */
   readonly #pending = new Map<number, PendingChange>();
   #nextSeq: number;
   #state: StoreLifecycle = 'open';
   #closing: Promise<void> | undefined;
-  readonly #syncs = new Set<Promise<void>>();
 
   private constructor(
     givenDir: string,
@@ -100,19 +100,16 @@ export class MetadataStore {
     this.#lock = lock;
     this.#table = table;
     this.#nextSeq = lastSeq + 1;
-    this.#queue = new CommitQueue(lastSeq, {
-      committed: (batch, bytes, durationMs) => this.#committed(batch, bytes, durationMs),
-      stopped: (error, stage, first) => {
-        if (first) {
-          this.#compactor.stopInterval();
-          if (failureChannel.hasSubscribers) {
-            failureChannel.publish({ dir: this.#givenDir, error, fatal: true, stage });
-          }
-        }
-        // What callers were told is durable stays the truth in memory (see CommitQueue.fail).
-        this.#pending.clear();
+    this.#core = new EngineCore(givenDir, lastSeq, {
+      apply: (record) => {
+        // The records are this store's own PendingChange objects: the table keeps them as entries.
+        this.#table.apply(record, record as PendingChange);
+        if (this.#pending.get(record.group) === record) this.#pending.delete(record.group);
       },
+      // Stopped: what callers were told is durable is the truth in memory (see CommitQueue.fail).
+      showDurable: () => this.#pending.clear(),
     });
+    this.#queue = this.#core.queue;
   }
 
   /**
@@ -134,32 +131,18 @@ export class MetadataStore {
     const table = new GroupTable(resumed.groups, resumed.removed);
     const store = new MetadataStore(given, resolved, fs, resumed.lock, table, resumed.lastSeq);
     store.#queue.writer = resumed.writer;
-    store.#compactor = new Compactor(
-      {
-        fs,
-        dir: resolved,
-        givenDir: given,
-        queue: store.#queue,
-        stats: store.#stats,
-        directoryId: resumed.directoryId,
-        identity: resumed.identity,
-        table,
-        trigger: CompactionTrigger.Proportional,
-        isClosed: () => store.#state === 'closed',
-        mayRunOnInterval: () => store.#state === 'open' && !store.#queue.stopped,
-      },
-      resumed.snapshotSeq,
-      resumed.retiredLogs,
-    );
+    const compactor = store.#core.startCompactor(fs, resolved, table, resumed, {
+      trigger: CompactionTrigger.Proportional,
+      isClosed: () => store.#state === 'closed',
+      mayRunOnInterval: () => store.#state === 'open' && !store.#queue.stopped,
+    });
     try {
-      if (resumed.mustCompact) await store.#compactor.compact(true);
+      if (resumed.mustCompact) await compactor.compact(true);
     } catch (err) {
-      await store.#compactor.dispose();
-      await store.#queue.writer?.close().catch(() => {});
-      await resumed.lock.release().catch(() => {});
+      await store.#core.abandonOpen(resumed.lock);
       throw err;
     }
-    if (valid.flushIntervalMs > 0) store.#compactor.startInterval(valid.flushIntervalMs);
+    if (valid.flushIntervalMs > 0) compactor.startInterval(valid.flushIntervalMs);
     return store;
   }
 
@@ -213,21 +196,12 @@ export class MetadataStore {
 
   /** Compacts now: every accepted update becomes durable, then a snapshot of every group. */
   sync(): Promise<void> {
-    return this.#call(() => {
-      this.#queue.assertWritable();
-      const run = this.#queue.barrier().then(() => this.#compactor.compact(true));
-      this.#syncs.add(run);
-      const forget = (): void => {
-        this.#syncs.delete(run);
-      };
-      run.then(forget, forget);
-      return run;
-    });
+    return this.#call(() => this.#core.sync());
   }
 
   stats(): StoreStats {
     return {
-      ...this.#stats.snapshot(this.#queue.writer?.recordBytes ?? 0),
+      ...this.#core.stats.snapshot(this.#queue.writer?.recordBytes ?? 0),
       groups: this.#countAccepted('live'),
       removedGroups: this.#countAccepted('removed'),
     };
@@ -314,21 +288,6 @@ export class MetadataStore {
     return this.#queue.enqueue(change);
   }
 
-  #committed(batch: readonly LogRecord[], bytes: number, durationMs: number): void {
-    for (const record of batch) {
-      // The records are this store's own PendingChange objects: the table keeps them as entries.
-      this.#table.apply(record, record as PendingChange);
-      if (this.#pending.get(record.group) === record) this.#pending.delete(record.group);
-    }
-    this.#stats.recordFsync(batch.length, bytes, durationMs);
-    if (fsyncChannel.hasSubscribers) {
-      fsyncChannel.publish({ dir: this.#givenDir, records: batch.length, bytes, durationMs });
-    }
-    // A compaction may have failed meanwhile: this batch reached the disk, but the store is stopped
-    // and shows the durable state.
-    if (this.#queue.stopped) this.#pending.clear();
-  }
-
   /** Live groups, counted without listing them (stats() is cheap at 100,000 groups). */
   /**
    * Groups in `status` as callers see them: the durable table's count, corrected by the changes
@@ -346,19 +305,9 @@ export class MetadataStore {
   }
 
   async #shutdown(): Promise<void> {
-    this.#compactor.stopInterval();
-    if (!this.#queue.stopped) await this.#queue.barrier().catch(() => {});
-    await Promise.allSettled([...this.#syncs]);
-    await this.#compactor.settle();
-    await this.#compactor.dispose();
-    this.#state = 'closed';
-    await this.#queue.whenIdle();
-    try {
-      await this.#queue.writer?.close();
-    } finally {
-      this.#queue.writer = undefined;
-      await this.#lock.release();
-    }
+    await this.#core.shutdown(() => {
+      this.#state = 'closed';
+    }, this.#lock);
   }
 
   /** The resolved directory (for error messages of handles). @internal */
