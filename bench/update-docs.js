@@ -104,6 +104,13 @@ function groupValues(json) {
     g_p99_during: us(sm((r) => r.during.p99Us)),
     g_p99_without: us(sm((r) => r.without.p99Us)),
     g_p99_ratio: ratioText(p99),
+    g_p99_all: us(sm((r) => r.all.p99Us)),
+    g_p99_off: us(
+      steady?.rounds.every((r) => r.compactionOff) ? sm((r) => r.compactionOff.all.p99Us) : undefined,
+    ),
+    g_p99_off_ratio: ratioText(
+      steady?.rounds.every((r) => r.compactionOff) ? sm((r) => r.allToOffP99) : undefined,
+    ),
     t_g_p99: yes(p99 === undefined ? undefined : p99 <= 2),
   };
 }

@@ -132,6 +132,16 @@ export function groupsSteadyTable(heap, steady) {
         `${us(m((r) => r.without.p50Us))} / ${us(m((r) => r.without.p99Us))}`,
       ],
     );
+    if (steady.rounds.every((r) => r.compactionOff !== undefined)) {
+      rows.push(
+        ['... update p50 / p99, all updates', `${us(m((r) => r.all.p50Us))} / ${us(m((r) => r.all.p99Us))}`],
+        [
+          '... the same store, compaction off (flushIntervalMs 0): p50 / p99, updates/s',
+          `${us(m((r) => r.compactionOff.all.p50Us))} / ${us(m((r) => r.compactionOff.all.p99Us))}, ${formatRate(m((r) => r.compactionOff.opsPerSec))}`,
+        ],
+        ['... p99 of all updates / p99 with compaction off', formatRatio(m((r) => r.allToOffP99))],
+      );
+    }
   }
   return {
     title: 'Many groups: memory, bytes written, compaction (default flushIntervalMs)',

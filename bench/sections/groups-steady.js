@@ -13,6 +13,7 @@
  * - Update latency during a compaction against without: every compaction publishes its duration on
  *   the `raft-metadata:compaction` channel when it ends, which gives its window; an update is
  *   "during" when it was issued inside a window, "without" otherwise. p99 of each.
+ * - The p99 of all updates against the same run with compaction off (see measureGroupsSteady).
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -98,10 +99,9 @@ async function steadyRound(state, ms) {
   };
 }
 
-export async function measureGroupsSteady(runDir, { ms, rounds, log }) {
-  const dir = join(runDir, 'groups-steady');
+async function steadyStore(dir, flushIntervalMs) {
   const counting = new CountingFileSystem(new NodeFileSystem());
-  const store = await MetadataStore.open(dir, { fs: counting });
+  const store = await MetadataStore.open(dir, { fs: counting, flushIntervalMs });
   const state = {
     dir,
     store,
@@ -109,26 +109,45 @@ export async function measureGroupsSteady(runDir, { ms, rounds, log }) {
     handles: Array.from({ length: STEADY_GROUPS }, (_, id) => store.group(id)),
     terms: new Float64Array(STEADY_GROUPS).fill(1),
   };
+  // Setup, untimed: every group exists and is in the snapshot.
+  await Promise.all(state.handles.map((g) => g.updateCurrentTerm(1)));
+  await store.sync();
+  return state;
+}
+
+/**
+ * Each round runs the store with the default interval, then (side by side, same workload, its own
+ * directory) a store with compaction off (`flushIntervalMs: 0`): the p99 of all updates of each,
+ * so that what compaction costs the tail is measured whole, wherever its work falls (inside the
+ * compaction's window or, like the next log's spare, between them).
+ */
+export async function measureGroupsSteady(runDir, { ms, rounds, log }) {
+  const on = await steadyStore(join(runDir, 'groups-steady'), undefined);
+  const off = await steadyStore(join(runDir, 'groups-steady-off'), 0);
   const steadyMs = Math.max(STEADY_MIN_MS, 2 * ms);
   try {
-    // Setup, untimed: every group exists and is in the snapshot.
-    await Promise.all(state.handles.map((g) => g.updateCurrentTerm(1)));
-    await store.sync();
-    // Warm-up: one untimed window, so that the log sizes reach their steady state.
-    await steadyRound(state, Math.min(2000, steadyMs));
+    // Warm-up: one untimed window each, so that the log sizes reach their steady state.
+    await steadyRound(on, Math.min(2000, steadyMs));
+    await steadyRound(off, Math.min(2000, steadyMs));
     const results = [];
     for (let round = 0; round < rounds; round++) {
-      const r = await steadyRound(state, steadyMs);
+      const r = await steadyRound(on, steadyMs);
+      const o = await steadyRound(off, steadyMs);
+      r.compactionOff = { opsPerSec: o.opsPerSec, all: o.all };
+      r.allToOffP99 = r.all.p99Us / o.all.p99Us;
       results.push(r);
       log(
         `  round ${round + 1}: ${Math.round(r.opsPerSec)} updates/s, ${r.bytesPerUpdate?.toFixed(1)} bytes/update, ` +
           `${r.compactions} compactions, p99 ${Math.round(r.during.p99Us ?? 0)} us during (${r.during.samples}) / ` +
-          `${Math.round(r.without.p99Us)} us without`,
+          `${Math.round(r.without.p99Us)} us without; all ${Math.round(r.all.p99Us)} us / ` +
+          `${Math.round(o.all.p99Us)} us with compaction off (${Math.round(o.opsPerSec)} updates/s)`,
       );
     }
     return { groups: STEADY_GROUPS, writers: WRITERS, steadyMs, recordBytes: RECORD_BYTES, rounds: results };
   } finally {
-    await store.close();
-    await counting.dispose();
+    for (const s of [on, off]) {
+      await s.store.close();
+      await s.counting.dispose();
+    }
   }
 }
