@@ -253,8 +253,13 @@ export class LogWriter {
   }
 }
 
-/** Bytes of a spare written (and fdatasynced) at a time by {@link LogWriter.prepareInSteps}. */
-const ZERO_CHUNK_BYTES = 128 * 1024;
+/**
+ * Bytes of a spare written (and fdatasynced) at a time by {@link LogWriter.prepareInSteps}. Each
+ * chunk grows a new file, so its fdatasync also commits the file system's journal: with 128 KiB
+ * chunks (64 commits for an 8 MiB spare) bursts of 10,000 updates ran at a fifth of their rate in
+ * the bench; at 1 MiB they ran as fast as with the spare made inside the compaction.
+ */
+const ZERO_CHUNK_BYTES = 1024 * 1024;
 const ZERO_CHUNK = new Uint8Array(ZERO_CHUNK_BYTES);
 
 /**

@@ -13,7 +13,7 @@ import { DIR_ID, HEADER_SIZE, termRecord } from '../../fixtures/log-bytes.js';
 
 const DIR = '/d';
 const SPARE = `${DIR}/${SPARE_LOG_NAME}`;
-const PREALLOCATE = 600_000; // five chunks of 128 KiB
+const PREALLOCATE = 4_500_000; // five chunks of 1 MiB
 
 function freshDisk(): SimulatedDisk {
   const disk = new SimulatedDisk();
@@ -29,7 +29,7 @@ describe('LogWriter.prepareInSteps', () => {
     expect((await disk.stat(SPARE)).size).toBe(HEADER_SIZE + PREALLOCATE);
     const steps = disk.trace.filter((e) => e.path === SPARE && (e.op === 'write' || e.op === 'datasync'));
     const writes = steps.filter((e) => e.op === 'write');
-    expect(writes.map((e) => e.position)).toEqual([0, 1, 2, 3, 4].map((i) => i * 128 * 1024));
+    expect(writes.map((e) => e.position)).toEqual([0, 1, 2, 3, 4].map((i) => i * 1024 * 1024));
     expect(steps.map((e) => e.op)).toEqual(writes.flatMap(() => ['write', 'datasync']));
     const next = await (spare as NonNullable<typeof spare>).commit(disk, 1);
     await next.nameDurable();
