@@ -33,7 +33,8 @@ try {
   // `log-next.wal.tmp`, when listed, is the next log being prepared in the background (readers ignore it).
   const files = (await readdir(dir)).sort();
   console.log(`   files: ${files.filter((f) => !f.endsWith('.tmp')).join(', ')}`);
-  if (files.some((f) => f.endsWith('.tmp'))) console.log('   (and log-next.wal.tmp: the next log, being prepared)');
+  if (files.some((f) => f.endsWith('.tmp')))
+    console.log('   (and log-next.wal.tmp: the next log, being prepared)');
   console.log(
     `   ${Metadata.genMetadataFilepath(dir)}: ${(await readFile(Metadata.genMetadataFilepath(dir), 'utf8')).trim()}`,
   );
