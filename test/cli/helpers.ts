@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { CURRENT_LAYOUT } from '../../src/format/record.js';
-import { MetadataManager } from '../../src/index.js';
+import { MetadataManager, type MetadataStore } from '../../src/index.js';
 
 /** The CLI as a user runs it: the built file, in a child process (`npm test` builds first). */
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -252,17 +252,22 @@ export async function missingLogDirectory(): Promise<string> {
   return dir;
 }
 
+/** The store histories' common start (seq 1-5): group 0 term 2 and vote 1, group 5 term 4, group 9 term 3 then removed. */
+export async function threeGroups(store: MetadataStore): Promise<void> {
+  await store.group(0).updateCurrentTerm(2);
+  await store.group(0).updateVotedFor(1);
+  await store.group(5).updateCurrentTerm(4);
+  await store.group(9).updateCurrentTerm(3);
+  await store.removeGroup(9);
+}
+
 /** A multi-group store's directory: group 0 (term 2, vote 1), group 5 (term 4), group 9 removed. */
 export async function multiGroupDirectory(): Promise<string> {
   const { MetadataStore } = await import('../../src/index.js');
   const dir = join(tempDir(), 'meta');
   const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
   try {
-    await store.group(0).updateCurrentTerm(2);
-    await store.group(0).updateVotedFor(1);
-    await store.group(5).updateCurrentTerm(4);
-    await store.group(9).updateCurrentTerm(3);
-    await store.removeGroup(9);
+    await threeGroups(store);
   } finally {
     await store.close();
   }
@@ -278,11 +283,7 @@ export async function storeDirectory(): Promise<string> {
   const { MetadataStore } = await import('../../src/index.js');
   const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
   try {
-    await store.group(0).updateCurrentTerm(2);
-    await store.group(0).updateVotedFor(1);
-    await store.group(5).updateCurrentTerm(4);
-    await store.group(9).updateCurrentTerm(3);
-    await store.removeGroup(9);
+    await threeGroups(store);
     await store.sync();
     await store.group(7).updateCurrentTerm(6);
     await store.group(7).updateVotedFor(2);

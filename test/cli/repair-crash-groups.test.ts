@@ -9,7 +9,7 @@ import { applyRepair } from '../../src/ops/repair-apply.js';
 import { planRepair, type RepairOptions, type RepairPlan } from '../../src/ops/repair-plan.js';
 import { recoverDirectory } from '../../src/storage/recovery.js';
 import { dropAllPlan, keepAllPlan, type ScheduledCrash, SimulatedDisk } from '../../src/testing/index.js';
-import { slot } from './helpers.js';
+import { slot, threeGroups } from './helpers.js';
 
 /**
  * test/cli/repair-crash.test.ts on a MetadataStore's directory: a per-group repair cut short by a
@@ -27,11 +27,7 @@ const DIR = '/raft';
  */
 async function history(fs: FileSystem, dir: string): Promise<void> {
   const store = await MetadataStore.open(dir, { fs, flushIntervalMs: 0 });
-  await store.group(0).updateCurrentTerm(2);
-  await store.group(0).updateVotedFor(1);
-  await store.group(5).updateCurrentTerm(4);
-  await store.group(9).updateCurrentTerm(3);
-  await store.removeGroup(9);
+  await threeGroups(store);
   await store.sync();
   await store.group(7).updateCurrentTerm(6);
   await store.group(7).updateVotedFor(2);
