@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, beforeEach } from 'vitest';
+import { CHANNELS, type FailureEvent, subscribeChannel } from '../src/index.js';
 
 const made: string[] = [];
 afterEach(() => {
@@ -101,4 +102,21 @@ export function snapshotState(text: string | Uint8Array): {
     lastSeq: json.lastSeq,
     version: json.version,
   };
+}
+
+/**
+ * The failure-channel events of `dir`, collected afresh for each test of the file that calls this
+ * (at its top level): the array is emptied before each test and the subscription dropped after.
+ */
+export function failureEventsOf(dir: string): FailureEvent[] {
+  const events: FailureEvent[] = [];
+  let stop: () => void = () => {};
+  beforeEach(() => {
+    events.length = 0;
+    stop = subscribeChannel(CHANNELS.failure, (event) => {
+      if (event.dir === dir) events.push(event);
+    });
+  });
+  afterEach(() => stop());
+  return events;
 }

@@ -1,13 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CHANNELS,
-  type FailureEvent,
-  Metadata,
-  MetadataManager,
-  MetadataStore,
-  subscribeChannel,
-} from '../../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { Metadata, MetadataManager, MetadataStore } from '../../../src/index.js';
 import { SimulatedDisk } from '../../../src/testing/index.js';
+import { failureEventsOf } from '../../helpers.js';
 
 /**
  * After each compaction the compactor prepares the next log's spare in the background
@@ -20,15 +14,7 @@ import { SimulatedDisk } from '../../../src/testing/index.js';
 const DIR = '/m';
 const SPARE = `${DIR}/log-next.wal.tmp`;
 
-let events: FailureEvent[] = [];
-let stop: () => void = () => {};
-beforeEach(() => {
-  events = [];
-  stop = subscribeChannel(CHANNELS.failure, (event) => {
-    if (event.dir === DIR) events.push(event);
-  });
-});
-afterEach(() => stop());
+const events = failureEventsOf(DIR);
 
 const createdSpares = (disk: SimulatedDisk, from: number) =>
   disk.trace.slice(from).filter((e) => e.op === 'open' && e.path === SPARE && e.mode === 'create');

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CHANNELS,
   type FailureEvent,
@@ -7,6 +7,7 @@ import {
   subscribeChannel,
 } from '../../../src/index.js';
 import { type FaultRule, SimulatedDisk } from '../../../src/testing/index.js';
+import { failureEventsOf } from '../../helpers.js';
 
 // A compaction that fails before it changed anything the state on disk depends on is abandoned:
 // the manager keeps serving on its current log, reports it (failure channel with fatal: false,
@@ -16,15 +17,7 @@ import { type FaultRule, SimulatedDisk } from '../../../src/testing/index.js';
 const DIR = '/m';
 const OLD_LOG = /log-0000000000000001\.wal$/;
 
-let events: FailureEvent[] = [];
-let stop: () => void = () => {};
-beforeEach(() => {
-  events = [];
-  stop = subscribeChannel(CHANNELS.failure, (event) => {
-    if (event.dir === DIR) events.push(event);
-  });
-});
-afterEach(() => stop());
+const events = failureEventsOf(DIR);
 
 /** A manager whose log holds term 1 and a vote for 2, so that a compaction starts a new log. */
 async function started(): Promise<{ disk: SimulatedDisk; manager: MetadataManager }> {
