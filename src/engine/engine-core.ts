@@ -60,10 +60,6 @@ export class EngineCore {
     });
   }
 
-  get compactor(): Compactor | undefined {
-    return this.#compactor;
-  }
-
   /** Makes the compactor for the directory the open resumed (its writer is the queue's already). */
   startCompactor(
     fs: FileSystem,
