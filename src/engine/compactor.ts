@@ -10,7 +10,7 @@ import { LogWriter, PREALLOCATE_BYTES, type PreparedLog, ZeroPacer } from '../st
 import { writeSnapshotBytes } from '../storage/snapshot-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import { closedError, failedError } from './engine-errors.js';
-import type { GroupTable } from './group-table.js';
+import type { FrozenTable, GroupTable } from './group-table.js';
 import { AbandonedStep, FatalStep, StepProbe } from './step-probe.js';
 
 /**
@@ -200,10 +200,14 @@ export class Compactor {
   async #run(): Promise<void> {
     const started = performance.now();
     const switched = await this.#switchLog();
-    await this.#nameOfNewLog();
-    if (this.#snapshotSeq === undefined || switched.covered > this.#snapshotSeq) {
-      await this.#writeSnapshot(switched.table, switched.covered);
-      this.#snapshotSeq = switched.covered;
+    try {
+      await this.#nameOfNewLog();
+      if (this.#snapshotSeq === undefined || switched.covered > this.#snapshotSeq) {
+        await this.#writeSnapshot(switched.table, switched.covered);
+        this.#snapshotSeq = switched.covered;
+      }
+    } finally {
+      switched.table.thaw();
     }
     await this.#removeRetired();
     // A compaction that moved appends to a new log will want another: made now, in the background.
@@ -252,7 +256,7 @@ export class Compactor {
    * only for the spare's header, rename and directory fsync. Crash before the new log is durable:
    * the old log still holds everything.
    */
-  async #switchLog(): Promise<{ covered: number; table: GroupTable; rotated: boolean }> {
+  async #switchLog(): Promise<{ covered: number; table: FrozenTable; rotated: boolean }> {
     const { queue, fs, dir, directoryId } = this.#ctx;
     // The steps of a new log and what a failure of each one means:
     // - unlink of a stale spare, its create (EMFILE, ENOSPC, EDQUOT), the write or fdatasync of its
@@ -278,12 +282,12 @@ export class Compactor {
       await queue.hold();
       if (queue.failure !== undefined) throw failedError(queue.failure);
       const covered = queue.durableSeq;
-      // No write is in flight while the queue is held: the table is the state at `covered`.
-      const table = this.#ctx.table.clone();
+      // No write is in flight while the queue is held: the table is the state at `covered`. Frozen
+      // in constant time (copy on write), so that appends are held for no work per group.
       const current = queue.writer;
       if (current === undefined || current.recordBytes === 0) {
         await spare?.discard();
-        return { covered, table, rotated: false };
+        return { covered, table: this.#ctx.table.freeze(), rotated: false };
       }
       let next: LogWriter;
       try {
@@ -306,7 +310,7 @@ export class Compactor {
       } catch (err) {
         throw new FatalStep(err, 'close-log');
       }
-      return { covered, table, rotated: true };
+      return { covered, table: this.#ctx.table.freeze(), rotated: true };
     } catch (err) {
       if (err instanceof AbandonedStep) throw err.error;
       await spare?.discard();
@@ -328,7 +332,7 @@ export class Compactor {
    * - rename of the temp over metadata.json, when it fails: nothing changed. Abandoned.
    * - rename done, then the directory fsync fails: fatal (the directory's state is unknown).
    */
-  async #writeSnapshot(table: GroupTable, lastSeq: number): Promise<void> {
+  async #writeSnapshot(table: FrozenTable, lastSeq: number): Promise<void> {
     const { fs, dir, directoryId, identity } = this.#ctx;
     const probe = new StepProbe(fs);
     try {
@@ -347,9 +351,15 @@ export class Compactor {
     }
   }
 
-  /** Unlinks the logs the durable snapshot covers, then fsyncs the directory. */
+  /**
+   * Unlinks the logs the durable snapshot covers, with no directory fsync of its own: a crash before
+   * the unlinks reach the disk leaves covered logs in place, which replay skips (every record in
+   * them is at or below the snapshot's `lastSeq`) and the next compaction removes. They reach the
+   * disk with the next directory fsync (the next compaction's new log name) or the file system's
+   * own journal commit, whichever comes first; nothing depends on when.
+   */
   async #removeRetired(): Promise<void> {
-    const { fs, dir } = this.#ctx;
+    const { fs } = this.#ctx;
     const retired = this.#retiredLogs;
     this.#retiredLogs = [];
     const probe = new StepProbe(fs);
@@ -361,14 +371,12 @@ export class Compactor {
           await probe.unlink(path);
         } catch (err) {
           // A failed unlink removed nothing. The log and those after it stay retired, to be
-          // removed by the next compaction (whose directory fsync also makes the unlinks done
-          // here durable); the snapshot covers them, the current log does not depend on them.
+          // removed by the next compaction; the snapshot covers them, the current log does not
+          // depend on them.
           this.#retiredLogs.unshift(...retired.slice(i));
           throw err;
         }
       }
-      // A failed fsync here: the directory's blocks are in an unknown state. Fatal.
-      if (retired.length > 0) await probe.syncDir(dir);
     } catch (err) {
       await this.#stepFailed(err, 'remove-logs', probe);
     }

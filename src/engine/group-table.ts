@@ -1,4 +1,5 @@
 import type { LogRecord } from '../format/record.js';
+import type { SnapshotRows } from '../format/snapshot-codec.js';
 import { type HardState, NONE_SERVER_ID, RecordKind } from '../state.js';
 
 const FRESH: HardState = Object.freeze({ currentTerm: 0, votedFor: NONE_SERVER_ID });
@@ -18,6 +19,8 @@ export interface LiveState extends HardState {
 export class GroupTable {
   readonly live: Map<number, LiveState>;
   readonly removed: Map<number, number>;
+  /** The snapshot being written, while it is: see {@link freeze}. */
+  #frozen: FrozenTable | undefined;
 
   constructor(live?: ReadonlyMap<number, HardState>, removed?: ReadonlyMap<number, number>) {
     this.live = new Map();
@@ -40,6 +43,8 @@ export class GroupTable {
    * update); a new one is made otherwise.
    */
   apply(record: LogRecord, entry?: HardState & { readonly status: string }): void {
+    // Copy on write: the group's entry as it was when the table was frozen, kept for the snapshot.
+    this.#frozen?.keep(record.group, this.live.get(record.group), this.removed.get(record.group));
     if (record.kind === RecordKind.Remove) {
       this.live.delete(record.group);
       this.removed.set(record.group, record.currentTerm);
@@ -53,12 +58,86 @@ export class GroupTable {
     this.live.set(record.group, live);
   }
 
-  /** A copy, for a snapshot written while later batches keep changing this table. */
-  clone(): GroupTable {
-    const copy = new GroupTable();
-    // The entries are never mutated (apply replaces them), so the copy shares them.
-    for (const [id, state] of this.live) copy.live.set(id, state);
-    for (const [id, term] of this.removed) copy.removed.set(id, term);
-    return copy;
+  /**
+   * The table as it is now, for a snapshot written while later batches keep changing it: taken in
+   * constant time (the compactor takes it while appends are held), kept by copy on write (each
+   * later {@link apply} first saves the entry it replaces, once per group), until
+   * {@link FrozenTable.thaw}. One at a time.
+   */
+  freeze(): FrozenTable {
+    if (this.#frozen !== undefined) throw new Error('GroupTable.freeze: already frozen');
+    const frozen = new FrozenTable(this, () => {
+      if (this.#frozen === frozen) this.#frozen = undefined;
+    });
+    this.#frozen = frozen;
+    return frozen;
+  }
+}
+
+/** A group's entries when a table was frozen (undefined: none). */
+interface SavedEntry {
+  readonly live: LiveState | undefined;
+  readonly removed: number | undefined;
+}
+
+/**
+ * A {@link GroupTable} as it was when frozen, read while the table goes on changing: an entry the
+ * table replaced since is read from the copy saved then; every other one from the table itself.
+ * Its memory is one saved entry per group changed while frozen (the few milliseconds a snapshot
+ * takes to encode), not one per group.
+ */
+export class FrozenTable {
+  readonly #table: GroupTable;
+  readonly #onThaw: () => void;
+  /** Groups changed since the freeze: their live entry and tombstone then (undefined: none). */
+  readonly #saved = new Map<number, SavedEntry>();
+  #thawed = false;
+
+  constructor(table: GroupTable, onThaw: () => void) {
+    this.#table = table;
+    this.#onThaw = onThaw;
+  }
+
+  /** @internal GroupTable.apply: saves a group's entries before their first change. */
+  keep(group: number, live: LiveState | undefined, removed: number | undefined): void {
+    if (!this.#saved.has(group)) this.#saved.set(group, { live, removed });
+  }
+
+  /** Live groups at the freeze. */
+  readonly live: SnapshotRows<HardState> = {
+    keys: () => this.#keys(this.#table.live, (saved) => saved.live !== undefined),
+    get: (id) => {
+      const saved = this.#savedOf(id);
+      return saved === undefined ? this.#table.live.get(id) : saved.live;
+    },
+  };
+
+  /** Tombstones at the freeze. */
+  readonly removed: SnapshotRows<number> = {
+    keys: () => this.#keys(this.#table.removed, (saved) => saved.removed !== undefined),
+    get: (id) => {
+      const saved = this.#savedOf(id);
+      return saved === undefined ? this.#table.removed.get(id) : saved.removed;
+    },
+  };
+
+  /** Stops the copy on write: the rows must not be read after. */
+  thaw(): void {
+    this.#thawed = true;
+    this.#onThaw();
+  }
+
+  #savedOf(id: number): SavedEntry | undefined {
+    if (this.#thawed) throw new Error('FrozenTable: read after thaw');
+    return this.#saved.get(id);
+  }
+
+  /** Ids of `current` not changed since the freeze, plus the changed ones that `had` says were there. */
+  #keys<V>(current: ReadonlyMap<number, V>, had: (saved: SavedEntry) => boolean): number[] {
+    if (this.#thawed) throw new Error('FrozenTable: read after thaw');
+    const ids: number[] = [];
+    for (const id of current.keys()) if (!this.#saved.has(id)) ids.push(id);
+    for (const [id, saved] of this.#saved) if (had(saved)) ids.push(id);
+    return ids;
   }
 }

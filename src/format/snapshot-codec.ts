@@ -57,6 +57,22 @@ export interface SnapshotToWrite {
   readonly removed: ReadonlyMap<number, number>;
 }
 
+/**
+ * What {@link encodeSnapshotInSteps} reads of a set of rows: the ids once, in one synchronous call,
+ * then each row by id, over several turns of the event loop (a Map, or the compactor's frozen view
+ * of a table that keeps changing meanwhile).
+ */
+export interface SnapshotRows<V> {
+  keys(): Iterable<number>;
+  get(id: number): V | undefined;
+}
+
+/** {@link SnapshotToWrite} with rows read as {@link SnapshotRows}. */
+export interface SnapshotRowsToWrite extends Omit<SnapshotToWrite, 'groups' | 'removed'> {
+  readonly groups: SnapshotRows<HardState>;
+  readonly removed: SnapshotRows<number>;
+}
+
 /** The version-1 JSON object (what `Metadata.toJSON()` gives). */
 export interface SnapshotJsonV1 {
   readonly format: typeof SNAPSHOT_FORMAT;
@@ -128,8 +144,8 @@ const ROWS_PER_STEP = 1024;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Ids of `map`, ascending (a typed-array sort: fast at 100,000 groups). */
-function sortedIds(map: ReadonlyMap<number, unknown>): Float64Array {
-  return Float64Array.from(map.keys()).sort();
+function sortedIds(rows: SnapshotRows<unknown>): Float64Array {
+  return Float64Array.from(rows.keys()).sort();
 }
 
 /**
@@ -168,10 +184,10 @@ async function hexInSteps(text: string): Promise<string> {
 /**
  * The same bytes as {@link encodeSnapshot}, built a few thousand groups at a time with a turn of the
  * event loop in between, so that a compaction of 100,000 groups never holds the main thread for
- * long: appends go on being sent and acknowledged while the snapshot is encoded. `content` must
- * not change meanwhile (the compactor passes its own copy).
+ * long: appends go on being sent and acknowledged while the snapshot is encoded. The rows `content`
+ * gives must not change meanwhile (the compactor passes a frozen view of its table).
  */
-export async function encodeSnapshotInSteps(content: SnapshotToWrite): Promise<Uint8Array> {
+export async function encodeSnapshotInSteps(content: SnapshotRowsToWrite): Promise<Uint8Array> {
   const groups = await rowsJson(sortedIds(content.groups), (id) => {
     const state = content.groups.get(id) as HardState;
     return `[${id},${state.currentTerm},${state.votedFor}]`;

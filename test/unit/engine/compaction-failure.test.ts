@@ -149,11 +149,6 @@ const fatal: Case[] = [
     stage: 'snapshot',
     fault: { op: 'syncDir', errno: 'EIO', nth: 2 },
   },
-  {
-    name: 'directory fsync after the unlinks',
-    stage: 'remove-logs',
-    fault: { op: 'syncDir', errno: 'ENOSPC', nth: 3 },
-  },
 ];
 
 describe('a compaction that fails before it changes anything is abandoned', () => {
