@@ -183,7 +183,7 @@ export class LogWriter {
 
   /**
    * Reopens an existing clean version-2 log of `directoryId` to append after its last record at
-   * `offset`.
+   * `offset`. `known.size`: the file's size when the caller made it (a spare), so no fstat.
    */
   static async reopen(
     fs: FileSystem,
@@ -192,11 +192,12 @@ export class LogWriter {
     directoryId: DirectoryId,
     offset: number,
     growBytes: number = PREALLOCATE_BYTES,
+    known?: { readonly size: number },
   ): Promise<LogWriter> {
     const path = join(dir, logName(firstSeq));
     const handle = await fs.open(path, 'write');
     try {
-      const size = await handle.size();
+      const size = known?.size ?? (await handle.size());
       return new LogWriter(path, firstSeq, directoryId, handle, offset, size, growBytes);
     } catch (err) {
       await handle.close().catch(() => {});
@@ -344,17 +345,24 @@ export class PreparedLog {
     try {
       // The header and the zeros were fsynced by prepare(): the file has its header before its name.
       await fs.rename(this.#temp, path);
-    } finally {
-      await this.#handle.close();
+    } catch (err) {
+      await this.#handle.close().catch(() => {});
+      throw err;
     }
-    const writer = await LogWriter.reopen(
-      this.#fs,
-      this.#dir,
-      firstSeq,
-      this.#directoryId,
-      HEADER_SIZE,
-      this.#preallocate,
-    );
+    // Appends are held meanwhile: the spare's descriptor closes while the log is reopened under its
+    // name, and the size is known (the spare's), so no fstat.
+    const [closed, reopened] = await Promise.allSettled([
+      this.#handle.close(),
+      LogWriter.reopen(this.#fs, this.#dir, firstSeq, this.#directoryId, HEADER_SIZE, this.#preallocate, {
+        size: HEADER_SIZE + this.#preallocate,
+      }),
+    ]);
+    if (closed.status === 'rejected') {
+      if (reopened.status === 'fulfilled') await reopened.value.close().catch(() => {});
+      throw closed.reason;
+    }
+    if (reopened.status === 'rejected') throw reopened.reason;
+    const writer = reopened.value;
     // The directory fsync runs while appends to the new log begin. Crash before it is done: the
     // directory lists the spare's temp name or the new log (rename is atomic), a complete log either
     // way; records appended to it meanwhile are not acknowledged until it is done (append waits for
