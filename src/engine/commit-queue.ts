@@ -10,14 +10,26 @@ export interface Waiter {
   reject(err: unknown): void;
 }
 
-/** Updates that go to disk in one write and one fdatasync (group commit). */
+/**
+ * Updates that go to disk in one write and one fdatasync (group commit), and the callers waiting for
+ * them: two arrays of functions rather than one object per caller (a burst of 10,000 updates makes
+ * 10,000 fewer objects for the collector).
+ */
 interface Batch {
   readonly records: LogRecord[];
-  readonly waiters: Waiter[];
+  readonly resolves: (() => void)[];
+  readonly rejects: ((err: unknown) => void)[];
 }
 
 function newBatch(): Batch {
-  return { records: [], waiters: [] };
+  return { records: [], resolves: [], rejects: [] };
+}
+
+function waitFor(batch: Batch): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    batch.resolves.push(resolve);
+    batch.rejects.push(reject);
+  });
 }
 
 /** What the queue reports to its owner. */
@@ -94,18 +106,18 @@ export class CommitQueue {
 
   /** Queues a record (already validated); resolves once it is durable. */
   enqueue(record: LogRecord): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.records.push(record);
-      this.#pending.waiters.push({ resolve, reject });
-      this.#schedule();
-    });
+    const batch = this.#pending;
+    batch.records.push(record);
+    const done = waitFor(batch);
+    this.#schedule();
+    return done;
   }
 
   /** Resolves when everything queued so far is durable. */
   barrier(): Promise<void> {
     const batch = this.#pending.records.length > 0 ? this.#pending : this.#inflight;
     if (batch === undefined) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    return waitFor(batch);
   }
 
   /** Stops new writes from starting; resolves once no write is in flight. */
@@ -145,14 +157,14 @@ export class CommitQueue {
     if (first) this.#failure = err;
     this.#events.stopped(err, stage, first);
     const error = failedError(this.#failure);
-    for (const waiter of [...(batch?.waiters ?? []), ...this.#pending.waiters]) waiter.reject(error);
+    for (const reject of [...(batch?.rejects ?? []), ...this.#pending.rejects]) reject(error);
     this.#pending = newBatch();
     this.#notifyIdle();
   }
 
   #schedule(): void {
     if (this.#activity !== 'idle' || this.#held) return;
-    if (this.#pending.waiters.length === 0) return;
+    if (this.#pending.resolves.length === 0) return;
     this.#activity = 'scheduled';
     // Wait one turn of the event loop: every caller that is ready now joins this batch, so N
     // concurrent writers cost one fdatasync instead of splitting into a batch of 1 and N-1.
@@ -166,7 +178,7 @@ export class CommitQueue {
     if (this.#activity !== 'idle' || this.#held || this.#failure !== undefined) return;
     const batch = this.#pending;
     const writer = this.writer;
-    if (batch.waiters.length === 0 || writer === undefined) return;
+    if (batch.resolves.length === 0 || writer === undefined) return;
     this.#pending = newBatch();
     this.#inflight = batch;
     this.#activity = 'writing';
@@ -188,7 +200,7 @@ export class CommitQueue {
     }
     this.#inflight = undefined;
     this.#activity = 'idle';
-    for (const waiter of batch.waiters) waiter.resolve();
+    for (const resolve of batch.resolves) resolve();
     this.#notifyIdle();
     this.#schedule();
   }
