@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../../src/errors.js';
+import type { DirectoryId } from '../../src/format/directory-id.js';
 import { logName } from '../../src/format/names.js';
 import type { FileSystem } from '../../src/fs/types.js';
 import { MetadataStore } from '../../src/index.js';
@@ -69,14 +70,18 @@ function planned(plan: RepairPlan): Loaded {
   };
 }
 
-async function loads(fs: FileSystem): Promise<Loaded | 'refused'> {
+/** What the directory loads as, and its directory id; 'refused' for a corruption report. */
+async function loads(
+  fs: FileSystem,
+): Promise<{ state: Loaded; directoryId: DirectoryId | undefined } | 'refused'> {
   try {
     const r = await recoverDirectory(fs, DIR);
-    return {
+    const state: Loaded = {
       groups: Object.fromEntries([...r.groups].map(([id, s]) => [id, [s.currentTerm, s.votedFor]])),
       removed: Object.fromEntries(r.removed),
       lastSeq: r.lastSeq,
     };
+    return { state, directoryId: r.directoryId };
   } catch (err) {
     if (err instanceof CorruptionError) return 'refused';
     throw err;
@@ -122,19 +127,23 @@ const CRASHES: readonly ((afterOps: number) => ScheduledCrash)[] = [
 describe.concurrent('a multi-group repair, crashed at every step', () => {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     it(`${name}: every crash state loads every group as planned or is refused, and repairing again works`, async () => {
+      // The damaged directory and its plan, made once: every crash below starts from an exact copy
+      // of this disk (stateAt(0) after clearTrace(): durable and pending state, as it is here).
+      const damaged = new SimulatedDisk();
+      await history(damaged, DIR);
+      await scenario.damage(damaged);
+      const exam = await examineDirectory(damaged, DIR);
+      const plan = planRepair(exam, scenario.options);
+      expect(plan.needsMinTerm).toBe(false);
+      const want = planned(plan);
+      expect(want).toEqual(scenario.expected);
+      const id = exam.format.directoryId;
+      damaged.clearTrace();
       let steps = 0;
       for (let afterOps = 0; ; afterOps++) {
         let finished = false;
         for (const crash of CRASHES) {
-          const disk = new SimulatedDisk();
-          await history(disk, DIR);
-          await scenario.damage(disk);
-          const exam = await examineDirectory(disk, DIR);
-          const plan = planRepair(exam, scenario.options);
-          expect(plan.needsMinTerm).toBe(false);
-          const want = planned(plan);
-          expect(want).toEqual(scenario.expected);
-          const id = exam.format.directoryId;
+          const disk = damaged.stateAt(0);
           const rebooted = disk.scheduleCrash(crash(afterOps));
           const done = await applyRepair(disk, plan).then(
             () => true,
@@ -145,10 +154,10 @@ describe.concurrent('a multi-group repair, crashed at every step', () => {
             continue;
           }
           const after = await rebooted;
-          const state = await loads(after);
-          if (state !== 'refused') {
-            expect(state, `afterOps ${afterOps}`).toEqual(want);
-            expect((await recoverDirectory(after, DIR)).directoryId).toBe(id);
+          const loaded = await loads(after);
+          if (loaded !== 'refused') {
+            expect(loaded.state, `afterOps ${afterOps}`).toEqual(want);
+            expect(loaded.directoryId).toBe(id);
           }
           const again = planRepair(await examineDirectory(after, DIR), scenario.options);
           if (again.strategy !== 'none') {
@@ -163,7 +172,7 @@ describe.concurrent('a multi-group repair, crashed at every step', () => {
             }
             expect(result.directoryId).toBe(id);
           } else {
-            expect(await loads(after)).toEqual(want);
+            expect(await loads(after)).toEqual({ state: want, directoryId: id });
           }
         }
         steps = afterOps;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../../src/errors.js';
+import type { DirectoryId } from '../../src/format/directory-id.js';
 import { logName } from '../../src/format/names.js';
 import type { FileSystem } from '../../src/fs/types.js';
 import { MetadataManager } from '../../src/index.js';
@@ -83,10 +84,13 @@ const CRASHES: readonly ((afterOps: number) => ScheduledCrash)[] = [
   (afterOps) => ({ afterOps, seed: 2 }),
 ];
 
-async function loads(fs: FileSystem): Promise<RepairTarget | 'refused'> {
+/** What the directory loads as, and its directory id; 'refused' for a corruption report. */
+async function loads(
+  fs: FileSystem,
+): Promise<{ state: RepairTarget; directoryId: DirectoryId | undefined } | 'refused'> {
   try {
     const recovered = await recoverDirectory(fs, DIR);
-    return { ...recovered.state, lastSeq: recovered.lastSeq };
+    return { state: { ...recovered.state, lastSeq: recovered.lastSeq }, directoryId: recovered.directoryId };
   } catch (err) {
     if (err instanceof CorruptionError) return 'refused';
     throw err;
@@ -96,19 +100,23 @@ async function loads(fs: FileSystem): Promise<RepairTarget | 'refused'> {
 describe.concurrent('repair, crashed at every step', () => {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     it(`${name}: every crash state loads the planned state or is refused, and repairing again works`, async () => {
+      // The damaged directory and its plan, made once: every crash below starts from an exact copy
+      // of this disk (stateAt(0) after clearTrace(): durable and pending state, as it is here).
+      const damaged = new SimulatedDisk();
+      await history(damaged, DIR);
+      await scenario.damage(damaged);
+      const exam = await examineDirectory(damaged, DIR);
+      const plan = planRepair(exam, scenario.options);
+      const planned = plan.after;
+      expect(planned).toBeDefined();
+      if (planned === undefined) return;
+      const id = exam.format.directoryId;
+      damaged.clearTrace();
       let steps = 0;
       for (let afterOps = 0; ; afterOps++) {
         let finished = false;
         for (const crash of CRASHES) {
-          const disk = new SimulatedDisk();
-          await history(disk, DIR);
-          await scenario.damage(disk);
-          const exam = await examineDirectory(disk, DIR);
-          const plan = planRepair(exam, scenario.options);
-          const planned = plan.after;
-          expect(planned).toBeDefined();
-          if (planned === undefined) return;
-          const id = exam.format.directoryId;
+          const disk = damaged.stateAt(0);
           const rebooted = disk.scheduleCrash(crash(afterOps));
           const done = await applyRepair(disk, plan).then(
             () => true,
@@ -120,11 +128,11 @@ describe.concurrent('repair, crashed at every step', () => {
             continue;
           }
           const after = await rebooted;
-          const state = await loads(after);
-          if (state !== 'refused') {
+          const loaded = await loads(after);
+          if (loaded !== 'refused') {
             // Never an older state, never a foreign log's: the planned one (torn: the same state).
-            expect(state, `afterOps ${afterOps}`).toEqual(planned);
-            expect((await recoverDirectory(after, DIR)).directoryId).toBe(id);
+            expect(loaded.state, `afterOps ${afterOps}`).toEqual(planned);
+            expect(loaded.directoryId).toBe(id);
           }
           // Repairing again (the operator's rerun) works and never goes below the planned term.
           const again = planRepair(await examineDirectory(after, DIR), scenario.options);
@@ -133,7 +141,7 @@ describe.concurrent('repair, crashed at every step', () => {
             expect(result.recovered.state.currentTerm).toBeGreaterThanOrEqual(planned.currentTerm);
             expect(result.directoryId).toBe(id);
           } else {
-            expect(await loads(after)).toEqual(planned);
+            expect(await loads(after)).toEqual({ state: planned, directoryId: id });
           }
         }
         steps = afterOps;
