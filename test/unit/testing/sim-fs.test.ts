@@ -201,6 +201,37 @@ describe('SimulatedDisk: seeds and crash scheduling', () => {
   });
 });
 
+describe('SimulatedDisk: fingerprint', () => {
+  it('tells apart files that differ in one byte or in their length, trailing zeros included', () => {
+    // Longer than the 64 KiB, 4 KiB and 256-byte steps fingerprint() skips trailing zeros in.
+    const big = 300_000;
+    const variants = [
+      new Uint8Array(0),
+      Uint8Array.of(0),
+      Uint8Array.of(1),
+      Uint8Array.of(1, 0),
+      Uint8Array.of(0, 1),
+      new Uint8Array(big - 1),
+      new Uint8Array(big),
+      new Uint8Array(big + 1),
+    ];
+    for (const at of [0, 1, 255, 256, 4095, 4096, 65_535, 65_536, big - 257, big - 256, big - 1]) {
+      const data = new Uint8Array(big);
+      data[at] = 1;
+      variants.push(data);
+    }
+    const printOf = (data: Uint8Array): string => {
+      const disk = new SimulatedDisk();
+      disk.putFile('/d/f', data);
+      return disk.fingerprint();
+    };
+    const prints = variants.map(printOf);
+    expect(new Set(prints).size).toBe(variants.length);
+    // Equal bytes, equal fingerprints.
+    expect(variants.map((v) => printOf(v.slice()))).toEqual(prints);
+  });
+});
+
 describe('SimulatedDisk: fault injection', () => {
   it('fails the n-th matching call with a Node-style error, and only that one', async () => {
     const disk = diskWithDir();
