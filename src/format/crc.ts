@@ -15,11 +15,6 @@ export function crc32Continue(data: Uint8Array, seed: number): number {
   return CRC32.buf(data, seed | 0) >>> 0;
 }
 
-/** CRC-32 of the UTF-8 bytes of `text` continuing from `seed` (the CRC-32 of the text before it). */
-export function crc32OfStringContinue(text: string, seed: number): number {
-  return CRC32.str(text, seed | 0) >>> 0;
-}
-
 /**
  * CRC-32 is affine in its starting value: for any bytes `data` of length `n` and any seeds `a`,
  * `b`, `crc32Continue(data, a) ^ crc32Continue(data, b) === advance(a ^ b)`, where `advance` is the

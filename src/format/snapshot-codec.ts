@@ -1,7 +1,8 @@
 import { type NodeIdentity, parseIdentity } from '../identity.js';
 import type { HardState } from '../state.js';
-import { crc32OfString, crc32OfStringContinue } from './crc.js';
+import { crc32Continue, crc32OfString } from './crc.js';
 import { type DirectoryId, parseDirectoryId } from './directory-id.js';
+import { JsonRowsWriter } from './json-rows.js';
 import { logName } from './names.js';
 
 /**
@@ -139,69 +140,105 @@ export function encodeSnapshot(content: SnapshotToWrite): Uint8Array {
 }
 
 /** Rows encoded per step of {@link encodeSnapshotInSteps} before it lets the event loop run. */
-const ROWS_PER_STEP = 1024;
+const ROWS_PER_STEP = 2048;
+/** Bytes checksummed per step of {@link encodeSnapshotInSteps}. */
+const CRC_BYTES_PER_STEP = 1 << 16;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Ids of `map`, ascending (a typed-array sort: fast at 100,000 groups). */
+/** Ids of `rows`, ascending (a typed-array sort: fast at 100,000 groups). */
 function sortedIds(rows: SnapshotRows<unknown>): Float64Array {
   return Float64Array.from(rows.keys()).sort();
 }
 
 /**
- * `[[id,a,b],...]` (or `[[id,a],...]`) for `ids` in order, the same text as JSON.stringify of the
- * rows, {@link ROWS_PER_STEP} rows per turn of the event loop.
+ * The bytes of `[[id,a,b],...]` (or `[[id,a],...]`) for `ids` in order, the same as the UTF-8 of
+ * JSON.stringify of the rows, {@link ROWS_PER_STEP} rows per turn of the event loop.
  */
-async function rowsJson(ids: Float64Array, row: (id: number) => string): Promise<string> {
-  const parts: string[] = [];
+async function rowsInSteps(
+  ids: Float64Array,
+  write: (out: JsonRowsWriter, first: boolean, id: number) => void,
+): Promise<Uint8Array> {
+  const out = new JsonRowsWriter(ids.length);
+  out.byte(0x5b);
   for (let start = 0; start < ids.length; start += ROWS_PER_STEP) {
     if (start > 0) await nextTurn();
     const end = Math.min(ids.length, start + ROWS_PER_STEP);
-    let part = '';
-    for (let i = start; i < end; i++) part += (i > start ? ',' : '') + row(ids[i] as number);
-    parts.push(part);
+    for (let i = start; i < end; i++) write(out, i === 0, ids[i] as number);
   }
-  return `[${parts.join(',')}]`;
+  out.byte(0x5d);
+  return out.bytes();
 }
 
-/** CRC-32 of `text`'s UTF-8 bytes, a chunk per turn of the event loop (the same value as hex()). */
-async function hexInSteps(text: string): Promise<string> {
-  const CHUNK = 1 << 16;
+/** CRC-32 of `parts` one after the other, {@link CRC_BYTES_PER_STEP} bytes per turn of the event loop. */
+async function crcInSteps(parts: readonly Uint8Array[]): Promise<string> {
   let crc = 0;
-  let at = 0;
-  while (at < text.length) {
-    if (at > 0) await nextTurn();
-    let end = Math.min(text.length, at + CHUNK);
-    // Never split a surrogate pair between two chunks (UTF-8 encodes the pair as one character).
-    const code = text.charCodeAt(end - 1);
-    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
-    crc = crc32OfStringContinue(text.slice(at, end), crc);
-    at = end;
+  let sinceTurn = 0;
+  for (const part of parts) {
+    for (let at = 0; at < part.length; at += CRC_BYTES_PER_STEP) {
+      if (sinceTurn >= CRC_BYTES_PER_STEP) {
+        await nextTurn();
+        sinceTurn = 0;
+      }
+      const chunk = part.subarray(at, Math.min(part.length, at + CRC_BYTES_PER_STEP));
+      crc = crc32Continue(chunk, crc);
+      sinceTurn += chunk.length;
+    }
   }
   return crc.toString(16).padStart(8, '0');
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /**
  * The same bytes as {@link encodeSnapshot}, built a few thousand groups at a time with a turn of the
  * event loop in between, so that a compaction of 100,000 groups never holds the main thread for
- * long: appends go on being sent and acknowledged while the snapshot is encoded. The rows `content`
- * gives must not change meanwhile (the compactor passes a frozen view of its table).
+ * long: appends go on being sent and acknowledged while the snapshot is encoded. The rows are
+ * written as bytes (format/json-rows.ts) and checksummed as bytes; only the few fields around them
+ * go through JSON.stringify. The rows `content` gives must not change meanwhile (the compactor
+ * passes a frozen view of its table).
  */
 export async function encodeSnapshotInSteps(content: SnapshotRowsToWrite): Promise<Uint8Array> {
-  const groups = await rowsJson(sortedIds(content.groups), (id) => {
+  const groups = await rowsInSteps(sortedIds(content.groups), (out, first, id) => {
     const state = content.groups.get(id) as HardState;
-    return `[${id},${state.currentTerm},${state.votedFor}]`;
+    out.row(first, id, state.currentTerm, state.votedFor);
   });
-  const removed = await rowsJson(sortedIds(content.removed), (id) => `[${id},${content.removed.get(id)}]`);
+  const removed = await rowsInSteps(sortedIds(content.removed), (out, first, id) => {
+    out.row(first, id, content.removed.get(id) as number);
+  });
+  const utf8 = new TextEncoder();
   const identity = JSON.stringify(content.identity === undefined ? null : { ...content.identity });
   const nextLog = JSON.stringify(logName(content.lastSeq + 1));
   const directoryId = JSON.stringify(content.directoryId);
-  const covered = `[${JSON.stringify(SNAPSHOT_FORMAT)},2,${directoryId},${identity},${content.lastSeq},${nextLog},${groups},${removed}]`;
-  const crc = await hexInSteps(covered);
-  const text =
-    `{"format":${JSON.stringify(SNAPSHOT_FORMAT)},"version":2,"directoryId":${directoryId},"identity":${identity},` +
-    `"lastSeq":${content.lastSeq},"nextLog":${nextLog},"groups":${groups},"removed":${removed},"crc32":"${crc}"}\n`;
-  return new TextEncoder().encode(text);
+  const comma = utf8.encode(',');
+  // What the checksum covers (see checksumV2): [format,2,directoryId,identity,lastSeq,nextLog,groups,removed]
+  const crc = await crcInSteps([
+    utf8.encode(
+      `[${JSON.stringify(SNAPSHOT_FORMAT)},2,${directoryId},${identity},${content.lastSeq},${nextLog},`,
+    ),
+    groups,
+    comma,
+    removed,
+    utf8.encode(']'),
+  ]);
+  return concatBytes([
+    utf8.encode(
+      `{"format":${JSON.stringify(SNAPSHOT_FORMAT)},"version":2,"directoryId":${directoryId},"identity":${identity},` +
+        `"lastSeq":${content.lastSeq},"nextLog":${nextLog},"groups":`,
+    ),
+    groups,
+    utf8.encode(',"removed":'),
+    removed,
+    utf8.encode(`,"crc32":"${crc}"}\n`),
+  ]);
 }
 
 /** A snapshot problem: byte offset in the file and what is wrong. */

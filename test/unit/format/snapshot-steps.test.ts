@@ -42,6 +42,27 @@ describe('encodeSnapshotInSteps (the compactor encodes big snapshots a few thous
     );
   });
 
+  it('the same for rows of the largest numbers, whatever the buffer has left when a row starts', async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    for (const rows of [1, 2, 3, 5, 17, 100, 2049, 4100]) {
+      // Ids near the top too, so that every row is as long as a row can be (53 bytes with its comma).
+      const groups = new Map(
+        Array.from({ length: rows }, (_, i) => [max - i, { currentTerm: max, votedFor: max }]),
+      );
+      const removed = new Map(Array.from({ length: rows }, (_, i) => [max - rows - i, max]));
+      const content = {
+        directoryId: '0123456789abcdef0123456789abcdef' as DirectoryId,
+        identity: undefined,
+        lastSeq: max - 1,
+        groups,
+        removed,
+      };
+      expect(new TextDecoder().decode(await encodeSnapshotInSteps(content))).toBe(
+        new TextDecoder().decode(encodeSnapshot(content)),
+      );
+    }
+  });
+
   it('the same for 20,000 groups (several steps)', async () => {
     const groups = new Map(
       Array.from({ length: 20_000 }, (_, i) => [i * 7, { currentTerm: i, votedFor: i % 5 }]),
