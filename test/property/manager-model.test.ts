@@ -275,6 +275,8 @@ describe('MetadataManager under fc.scheduler', () => {
             const loaded = await checkedLoad(model, real, 'after crash');
             await checkedOpen(model, real, 'after crash', loaded, false);
             await finalCheck(model, real);
+            // As runCommands does: the views of the disk lent to this run's stores are revoked.
+            real.release();
           },
         ),
         { timeout: 30_000, ...replayParameters() },

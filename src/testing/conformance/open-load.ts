@@ -82,7 +82,7 @@ export async function checkedLoad(
   const disk = real.disk;
   const before = disk.fingerprint();
   const traceBefore = disk.trace.length;
-  const probe = readOnlyProbe(disk);
+  const probe = readOnlyProbe(real.lend(disk));
   let loaded: HardStateValue | undefined;
   let failure: unknown;
   try {
@@ -120,7 +120,7 @@ export async function checkedOpen(
   const traceBefore = real.disk.trace.length;
   let store: HardStateStore;
   try {
-    store = await real.openStore(real.dir, { fs: process });
+    store = await real.openStore(real.dir, { fs: real.lend(process) });
   } catch (error) {
     const injected = real.disk.trace.slice(traceBefore).some((e) => e.injected);
     if (mayFail && (injected || real.disk.crashed || process.killed)) {

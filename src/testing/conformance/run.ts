@@ -115,11 +115,21 @@ export interface ConformanceOptions extends CommandOptions {
 export async function runCommands(options: ConformanceRunOptions, cmds: Iterable<Cmd>): Promise<void> {
   const { model, real } = newConformanceRun(options);
   await openFirst(model, real);
+  // fast-check keeps the setup function in the frames of the run, and so in the stack of every
+  // error made during it, which a store may keep: handed over once, it must not hold the system.
+  let setup: { model: HardStateModel; real: ConformanceSystem } | undefined = { model, real };
+  const handOver = (): { model: HardStateModel; real: ConformanceSystem } => {
+    const system = setup;
+    setup = undefined;
+    if (system === undefined) throw new Error('fast-check asked for the setup of a model run twice');
+    return system;
+  };
   try {
-    await fc.asyncModelRun(() => ({ model, real }), cmds);
+    await fc.asyncModelRun(handOver, cmds);
     await finalCheck(model, real);
   } finally {
     await real.store?.close().catch(() => {});
+    real.release();
   }
 }
 

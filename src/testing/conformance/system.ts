@@ -1,6 +1,7 @@
 import type { FileSystem } from '../../fs/types.js';
 import type { SimulatedDisk } from '../sim/disk.js';
 import type { SimulatedProcess } from '../sim/types.js';
+import { type Lent, lend } from './lend.js';
 import { type ConcreteUpdate, type HardStateValue, sameState, showState } from './model.js';
 
 /**
@@ -25,7 +26,10 @@ export interface HardStateStore {
   close(): Promise<void>;
 }
 
-/** What a store factory receives: the file system to use (a process of the simulated disk). */
+/**
+ * What a store factory receives: the file system to use (a view of a process of the simulated
+ * disk, revoked when the run ends: later calls reject with EIO).
+ */
 export interface StoreContext {
   readonly fs: FileSystem;
 }
@@ -68,6 +72,8 @@ export class ConformanceSystem {
   openedAt = 0;
   /** What happened, for failure messages. */
   readonly history: string[] = [];
+  /** The views of the disk lent to stores and loaders in this run, revoked by {@link release}. */
+  readonly #lent: Lent[] = [];
 
   constructor(options: {
     disk: SimulatedDisk;
@@ -93,6 +99,22 @@ export class ConformanceSystem {
   note(line: string): void {
     this.history.push(line);
     if (this.history.length > 200) this.history.shift();
+  }
+
+  /**
+   * `fs` as the store under test or a loader gets it: a view that {@link release} revokes, so that
+   * a store the run abandoned (a crash or a SIGKILL closes nothing) and that something still holds
+   * after the run does not keep the run's disks alive with it (see lend.ts).
+   */
+  lend(fs: FileSystem): FileSystem {
+    const lent = lend(fs);
+    this.#lent.push(lent);
+    return lent.fs;
+  }
+
+  /** The end of the run: every view lent to a store or loader now rejects with EIO and reaches nothing. */
+  release(): void {
+    for (const lent of this.#lent.splice(0)) lent.revoke();
   }
 }
 
