@@ -14,17 +14,14 @@ const MAX_DIGITS = 16;
 /** Bytes of the longest row: the comma before it, `[`, three numbers, the two commas between them, `]`. */
 const MAX_ROW_BYTES = 1 + 1 + 3 * MAX_DIGITS + 2 + 1;
 
-/** A growing byte buffer of ASCII JSON. */
+/** The JSON array of rows, `[` ... `]`, in a growing byte buffer. */
 export class JsonRowsWriter {
   #buffer: Uint8Array;
   #length = 0;
 
   constructor(expectedRows: number) {
     this.#buffer = new Uint8Array(Math.max(64, expectedRows * 16));
-  }
-
-  get length(): number {
-    return this.#length;
+    this.#buffer[this.#length++] = OPEN;
   }
 
   /** Appends `,` (unless first) then `[a,b,c]` or `[a,b]` (`c` undefined): safe non-negative integers. */
@@ -43,14 +40,10 @@ export class JsonRowsWriter {
     buffer[this.#length++] = CLOSE;
   }
 
-  /** Appends one byte (`[`, `]` around the rows). */
-  byte(value: number): void {
+  /** Closes the array and returns its bytes (a view of the buffer; write no more rows after). */
+  finish(): Uint8Array {
     this.#reserve(1);
-    this.#buffer[this.#length++] = value;
-  }
-
-  /** The bytes written so far (a view: valid until the next write). */
-  bytes(): Uint8Array {
+    this.#buffer[this.#length++] = CLOSE;
     return this.#buffer.subarray(0, this.#length);
   }
 

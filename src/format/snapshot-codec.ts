@@ -160,14 +160,12 @@ async function rowsInSteps(
   write: (out: JsonRowsWriter, first: boolean, id: number) => void,
 ): Promise<Uint8Array> {
   const out = new JsonRowsWriter(ids.length);
-  out.byte(0x5b);
   for (let start = 0; start < ids.length; start += ROWS_PER_STEP) {
     if (start > 0) await nextTurn();
     const end = Math.min(ids.length, start + ROWS_PER_STEP);
     for (let i = start; i < end; i++) write(out, i === 0, ids[i] as number);
   }
-  out.byte(0x5d);
-  return out.bytes();
+  return out.finish();
 }
 
 /** CRC-32 of `parts` one after the other, {@link CRC_BYTES_PER_STEP} bytes per turn of the event loop. */

@@ -14,10 +14,8 @@ const big = fc.oneof(
 
 function written(expectedRows: number, rows: readonly (readonly number[])[]): string {
   const out = new JsonRowsWriter(expectedRows);
-  out.byte(0x5b);
   for (const [i, r] of rows.entries()) out.row(i === 0, r[0] as number, r[1] as number, r[2]);
-  out.byte(0x5d);
-  return new TextDecoder().decode(out.bytes());
+  return new TextDecoder().decode(out.finish());
 }
 
 describe('JsonRowsWriter', () => {
