@@ -1,6 +1,7 @@
 import type { LogRecord } from '../format/record.js';
 import type { SnapshotRows } from '../format/snapshot-codec.js';
 import { type HardState, NONE_SERVER_ID, RecordKind } from '../state.js';
+import { SortedIds } from './sorted-ids.js';
 
 const FRESH: HardState = Object.freeze({ currentTerm: 0, votedFor: NONE_SERVER_ID });
 
@@ -17,8 +18,13 @@ export interface LiveState extends HardState {
 }
 
 export class GroupTable {
+  /** Live groups. Read-only outside this class: every change goes through {@link apply} or {@link reset}. */
   readonly live: Map<number, LiveState>;
+  /** Tombstones. Read-only outside this class, as {@link live}. */
   readonly removed: Map<number, number>;
+  /** The ids of {@link live} and {@link removed}, ascending, kept across snapshots. */
+  readonly liveIds = new SortedIds();
+  readonly removedIds = new SortedIds();
   /** The snapshot being written, while it is: see {@link freeze}. */
   #frozen: FrozenTable | undefined;
 
@@ -27,6 +33,19 @@ export class GroupTable {
     for (const [id, s] of live ?? [])
       this.live.set(id, { status: 'live', currentTerm: s.currentTerm, votedFor: s.votedFor });
     this.removed = new Map(removed);
+    this.liveIds.reset();
+    this.removedIds.reset();
+  }
+
+  /** Replaces group 0's state and drops every other entry (MetadataManager's open). Not while frozen. */
+  reset(state: HardState | undefined): void {
+    if (this.#frozen !== undefined) throw new Error('GroupTable.reset: frozen');
+    this.live.clear();
+    this.removed.clear();
+    if (state !== undefined)
+      this.live.set(0, { status: 'live', currentTerm: state.currentTerm, votedFor: state.votedFor });
+    this.liveIds.reset();
+    this.removedIds.reset();
   }
 
   /** A group's state: live, or its tombstone's term with no vote, or term 0 with no vote. */
@@ -43,19 +62,23 @@ export class GroupTable {
    * update); a new one is made otherwise.
    */
   apply(record: LogRecord, entry?: HardState & { readonly status: string }): void {
+    const { group } = record;
+    const prior = this.live.get(group);
     // Copy on write: the group's entry as it was when the table was frozen, kept for the snapshot.
-    this.#frozen?.keep(record.group, this.live.get(record.group), this.removed.get(record.group));
+    this.#frozen?.keep(group, prior, this.removed.get(group));
     if (record.kind === RecordKind.Remove) {
-      this.live.delete(record.group);
-      this.removed.set(record.group, record.currentTerm);
+      if (this.live.delete(group)) this.liveIds.deleted();
+      if (!this.removed.has(group)) this.removedIds.added(group);
+      this.removed.set(group, record.currentTerm);
       return;
     }
-    this.removed.delete(record.group);
+    if (this.removed.size > 0 && this.removed.delete(group)) this.removedIds.deleted();
     const live: LiveState =
       entry?.status === 'live'
         ? (entry as LiveState)
         : { status: 'live', currentTerm: record.currentTerm, votedFor: record.votedFor };
-    this.live.set(record.group, live);
+    if (prior === undefined) this.liveIds.added(group);
+    this.live.set(group, live);
   }
 
   /**
@@ -105,7 +128,8 @@ export class FrozenTable {
 
   /** Live groups at the freeze. */
   readonly live: SnapshotRows<HardState> = {
-    keys: () => this.#keys(this.#table.live, (saved) => saved.live !== undefined),
+    sortedIds: () =>
+      this.#idsAtFreeze(this.#table.live, this.#table.liveIds, (saved) => saved.live !== undefined),
     get: (id) => {
       const saved = this.#savedOf(id);
       return saved === undefined ? this.#table.live.get(id) : saved.live;
@@ -114,7 +138,8 @@ export class FrozenTable {
 
   /** Tombstones at the freeze. */
   readonly removed: SnapshotRows<number> = {
-    keys: () => this.#keys(this.#table.removed, (saved) => saved.removed !== undefined),
+    sortedIds: () =>
+      this.#idsAtFreeze(this.#table.removed, this.#table.removedIds, (saved) => saved.removed !== undefined),
     get: (id) => {
       const saved = this.#savedOf(id);
       return saved === undefined ? this.#table.removed.get(id) : saved.removed;
@@ -132,12 +157,29 @@ export class FrozenTable {
     return this.#saved.get(id);
   }
 
-  /** Ids of `current` not changed since the freeze, plus the changed ones that `had` says were there. */
-  #keys<V>(current: ReadonlyMap<number, V>, had: (saved: SavedEntry) => boolean): number[] {
+  /**
+   * The ids `current` had at the freeze, ascending. The table's own sorted ids when no group
+   * changed membership since (the usual case: changes while frozen update groups that stay live);
+   * otherwise those ids with the membership at the freeze put back, from the saved entries.
+   */
+  #idsAtFreeze<V>(
+    current: ReadonlyMap<number, V>,
+    ids: SortedIds,
+    had: (saved: SavedEntry) => boolean,
+  ): Float64Array {
     if (this.#thawed) throw new Error('FrozenTable: read after thaw');
-    const ids: number[] = [];
-    for (const id of current.keys()) if (!this.#saved.has(id)) ids.push(id);
-    for (const [id, saved] of this.#saved) if (had(saved)) ids.push(id);
-    return ids;
+    const now = ids.of(current);
+    let changed = false;
+    for (const [id, saved] of this.#saved) {
+      if (had(saved) !== current.has(id)) {
+        changed = true;
+        break;
+      }
+    }
+    if (!changed) return now;
+    const then: number[] = [];
+    for (const id of now) if (!this.#saved.has(id)) then.push(id);
+    for (const [id, saved] of this.#saved) if (had(saved)) then.push(id);
+    return Float64Array.from(then).sort();
   }
 }

@@ -297,10 +297,11 @@ export class MetadataManager {
       this.#lock = resumed.lock;
       this.#queue.writer = resumed.writer;
       // `#accepted` stays the proposal (what get() shows) until the proposal is validated below.
-      this.#table.live.clear();
-      if (resumed.state.currentTerm !== 0 || resumed.state.votedFor !== NONE_SERVER_ID) {
-        this.#table.live.set(0, { status: 'live', ...resumed.state });
-      }
+      this.#table.reset(
+        resumed.state.currentTerm !== 0 || resumed.state.votedFor !== NONE_SERVER_ID
+          ? resumed.state
+          : undefined,
+      );
       this.#queue.recovered(resumed.lastSeq);
       this.#nextSeq = resumed.lastSeq + 1;
       const compactor = this.#core.startCompactor(this.#fs, this.#dir, this.#table, resumed, {

@@ -59,13 +59,19 @@ export interface SnapshotToWrite {
 }
 
 /**
- * What {@link encodeSnapshotInSteps} reads of a set of rows: the ids once, in one synchronous call,
- * then each row by id, over several turns of the event loop (a Map, or the compactor's frozen view
- * of a table that keeps changing meanwhile).
+ * What {@link encodeSnapshotInSteps} reads of a set of rows: the ids once, ascending, in one
+ * synchronous call, then each row by id, over several turns of the event loop (the compactor's
+ * frozen view of a table that keeps changing meanwhile; {@link mapRows} for a Map). The array of
+ * ids must not change after the call.
  */
 export interface SnapshotRows<V> {
-  keys(): Iterable<number>;
+  sortedIds(): Float64Array;
   get(id: number): V | undefined;
+}
+
+/** A Map's rows as {@link SnapshotRows} (sorted when read). */
+export function mapRows<V>(map: ReadonlyMap<number, V>): SnapshotRows<V> {
+  return { sortedIds: () => Float64Array.from(map.keys()).sort(), get: (id) => map.get(id) };
 }
 
 /** {@link SnapshotToWrite} with rows read as {@link SnapshotRows}. */
@@ -139,17 +145,15 @@ export function encodeSnapshot(content: SnapshotToWrite): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(json)}\n`);
 }
 
-/** Rows encoded per step of {@link encodeSnapshotInSteps} before it lets the event loop run. */
-const ROWS_PER_STEP = 2048;
+/**
+ * Rows encoded per step of {@link encodeSnapshotInSteps} before it lets the event loop run: about
+ * a quarter of a millisecond of the main thread here, so that an append's answer waits that long at most.
+ */
+const ROWS_PER_STEP = 512;
 /** Bytes checksummed per step of {@link encodeSnapshotInSteps}. */
 const CRC_BYTES_PER_STEP = 1 << 16;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Ids of `rows`, ascending (a typed-array sort: fast at 100,000 groups). */
-function sortedIds(rows: SnapshotRows<unknown>): Float64Array {
-  return Float64Array.from(rows.keys()).sort();
-}
 
 /**
  * The bytes of `[[id,a,b],...]` (or `[[id,a],...]`) for `ids` in order, the same as the UTF-8 of
@@ -197,7 +201,7 @@ function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * The same bytes as {@link encodeSnapshot}, built a few thousand groups at a time with a turn of the
+ * The same bytes as {@link encodeSnapshot}, built {@link ROWS_PER_STEP} groups at a time with a turn of the
  * event loop in between, so that a compaction of 100,000 groups never holds the main thread for
  * long: appends go on being sent and acknowledged while the snapshot is encoded. The rows are
  * written as bytes (format/json-rows.ts) and checksummed as bytes; only the few fields around them
@@ -205,11 +209,11 @@ function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
  * passes a frozen view of its table).
  */
 export async function encodeSnapshotInSteps(content: SnapshotRowsToWrite): Promise<Uint8Array> {
-  const groups = await rowsInSteps(sortedIds(content.groups), (out, first, id) => {
+  const groups = await rowsInSteps(content.groups.sortedIds(), (out, first, id) => {
     const state = content.groups.get(id) as HardState;
     out.row(first, id, state.currentTerm, state.votedFor);
   });
-  const removed = await rowsInSteps(sortedIds(content.removed), (out, first, id) => {
+  const removed = await rowsInSteps(content.removed.sortedIds(), (out, first, id) => {
     out.row(first, id, content.removed.get(id) as number);
   });
   const utf8 = new TextEncoder();

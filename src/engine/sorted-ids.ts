@@ -1,0 +1,69 @@
+/**
+ * The keys of a Map of groups in ascending order, kept from one snapshot to the next, so that a
+ * compaction does not collect and sort every id again (10,000 groups: about 2 ms of the main thread
+ * in one piece, right when the snapshot starts). The owner reports each key it adds and each key
+ * it deletes; {@link SortedIds.of} then costs nothing when the keys did not change since the last
+ * call (the steady state: the same groups update again and again), a sort of the new ids and one
+ * merge when keys were only added, and a full rebuild after a deletion (a group removed or a
+ * tombstone dropped, rare).
+ *
+ * The array returned is never modified afterwards (a change makes a new one), so a reader may keep
+ * it across turns of the event loop while the keys change.
+ */
+export class SortedIds {
+  #sorted: Float64Array = new Float64Array(0);
+  /** Keys added since #sorted was built, in arrival order. */
+  #added: number[] = [];
+  /** A key was deleted since #sorted was built: rebuild from the map. */
+  #stale = false;
+
+  /** `id` became a key of the map (it was not one). */
+  added(id: number): void {
+    if (!this.#stale) this.#added.push(id);
+  }
+
+  /** A key of the map was deleted. */
+  deleted(): void {
+    this.#stale = true;
+    this.#added = [];
+  }
+
+  /** The map's keys were replaced wholesale (cleared, refilled). */
+  reset(): void {
+    this.deleted();
+  }
+
+  /** The keys of `map`, ascending: the map whose changes were reported to this object. */
+  of(map: ReadonlyMap<number, unknown>): Float64Array {
+    if (this.#stale) {
+      this.#sorted = Float64Array.from(map.keys()).sort();
+      this.#stale = false;
+    } else if (this.#added.length > 0) {
+      this.#sorted = mergeSorted(this.#sorted, Float64Array.from(this.#added).sort());
+      this.#added = [];
+    }
+    return this.#sorted;
+  }
+}
+
+/** The union of two ascending arrays with no id in both, ascending. */
+function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as number;
+    const y = b[j] as number;
+    if (x < y) {
+      out[k++] = x;
+      i++;
+    } else {
+      out[k++] = y;
+      j++;
+    }
+  }
+  out.set(a.subarray(i), k);
+  out.set(b.subarray(j), k + a.length - i);
+  return out;
+}
