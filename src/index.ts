@@ -13,6 +13,7 @@ export {
 } from './engine/store.js';
 export {
   CorruptionError,
+  DirectoryChangedError,
   IdentityMismatchError,
   InvalidArgumentError,
   LockedError,

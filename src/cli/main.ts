@@ -79,7 +79,9 @@ function failure(err: unknown, where: string): { code: number; text: string } {
           ? EXIT.locked
           : err.code === 'ERR_LOCK_UNAVAILABLE'
             ? EXIT.ioError
-            : EXIT.software;
+            : err.code === 'ERR_DIRECTORY_CHANGED'
+              ? EXIT.changing
+              : EXIT.software;
     return { code, text: `${where}: ${err.message} (${err.code})` };
   }
   const errno = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
