@@ -18,7 +18,6 @@ import type { NodeIdentity } from './identity.js';
  * | `ERR_METADATA_NOT_FOUND` | `createIfMissing: false` and the directory is missing or holds no snapshot and no log |
  * | `ERR_IDENTITY_MISMATCH`  | the directory is stamped with another node identity than the `identity` option |
  * | `ERR_MULTI_GROUP_DIRECTORY` | a single-group API (MetadataManager, Metadata.load without `group`) on a directory holding other groups than 0 |
- * | `ERR_DIRECTORY_CHANGED`  | a read-only reader (`Metadata.load`, `MetadataStore.load`, the CLI) saw a log rewritten under it on every attempt |
  * | `ERR_MANAGER_FAILED`     | a write or fsync failed earlier; the manager accepts nothing more |
  * | `ERR_MANAGER_CLOSED`     | the manager was closed |
  * | `ERR_REPAIR_REFUSED`     | (CLI repair) a plan that cannot be applied: nothing to repair, or it needs a minimum term |
@@ -35,7 +34,6 @@ export type MetadataErrorCode =
   | 'ERR_METADATA_NOT_FOUND'
   | 'ERR_IDENTITY_MISMATCH'
   | 'ERR_MULTI_GROUP_DIRECTORY'
-  | 'ERR_DIRECTORY_CHANGED'
   | 'ERR_MANAGER_FAILED'
   | 'ERR_MANAGER_CLOSED'
   | 'ERR_REPAIR_REFUSED'
@@ -187,26 +185,6 @@ export class MultiGroupDirectoryError extends MetadataError {
     );
     this.dir = dir;
     this.groups = groups;
-  }
-}
-
-/**
- * A reader that takes no lock (`Metadata.load`, `MetadataStore.load`, the CLI's read commands) found
- * a log it was reading rewritten while it read it, on every one of its attempts. A running node
- * reuses a large log file as its next log once a snapshot covers it (docs/format.md, "Reuse of
- * logs"); a reader that saw the file change reads the directory again, and gives up with this
- * error only when that keeps happening. Nothing on disk is wrong: read again.
- */
-export class DirectoryChangedError extends MetadataError {
-  /** The log that changed during the last attempt. */
-  readonly file: string;
-
-  constructor(file: string) {
-    super(
-      'ERR_DIRECTORY_CHANGED',
-      `${file}: the log was rewritten while it was read (a running node reused it after its snapshot covered it); the directory kept changing on every attempt, read it again`,
-    );
-    this.file = file;
   }
 }
 

@@ -13,7 +13,6 @@ export {
 } from './engine/store.js';
 export {
   CorruptionError,
-  DirectoryChangedError,
   IdentityMismatchError,
   InvalidArgumentError,
   LockedError,

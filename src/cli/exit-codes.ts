@@ -21,11 +21,6 @@ export const EXIT = {
   software: 70,
   /** A system call failed: permission, I/O error... (sysexits EX_IOERR). */
   ioError: 74,
-  /**
-   * The directory kept changing under the read: a running node reused the logs being read on
-   * every attempt (ERR_DIRECTORY_CHANGED; sysexits EX_TEMPFAIL). Nothing is wrong on disk: run again.
-   */
-  changing: 75,
 } as const;
 
 export const PLAN_ONLY = EXIT.torn;

@@ -79,9 +79,7 @@ function failure(err: unknown, where: string): { code: number; text: string } {
           ? EXIT.locked
           : err.code === 'ERR_LOCK_UNAVAILABLE'
             ? EXIT.ioError
-            : err.code === 'ERR_DIRECTORY_CHANGED'
-              ? EXIT.changing
-              : EXIT.software;
+            : EXIT.software;
     return { code, text: `${where}: ${err.message} (${err.code})` };
   }
   const errno = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;

@@ -2,18 +2,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DirectoryId } from '../format/directory-id.js';
 import { SPARE_LOG_NAME } from '../format/names.js';
-import { CURRENT_LAYOUT } from '../format/record.js';
 import { encodeSnapshotInSteps } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
 import type { NodeIdentity } from '../identity.js';
 import { compactionChannel, type FailureStage, failureChannel, type StatsRecorder } from '../stats.js';
-import {
-  LogWriter,
-  PREALLOCATE_BYTES,
-  type PreparedLog,
-  type RecycledLog,
-  ZeroPacer,
-} from '../storage/log-writer.js';
+import { LogWriter, PREALLOCATE_BYTES, type PreparedLog, ZeroPacer } from '../storage/log-writer.js';
 import { writeSnapshotBytes } from '../storage/snapshot-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import { closedError, failedError } from './engine-errors.js';
@@ -43,16 +36,6 @@ const MAX_PREALLOCATE = 8 * 1024 * 1024;
  * make the order of operations depend on the clock (the crash-point enumeration replays them).
  */
 const SPARE_PAUSE_MS = 0;
-/**
- * A log retired with at least this many bytes of records is reused as the next spare instead of
- * unlinked (#removeRetired): unlinking a log of a few MiB takes the file system about a millisecond
- * per MiB (its blocks freed, and discarded on a disk mounted with `discard`), next to the appends'
- * fdatasyncs, and a new spare's zeros are new blocks to allocate. Smaller logs (a manager's 256 KiB)
- * are unlinked: cheap, and a reader racing their compaction never has to read again.
- */
-const RECYCLE_MIN_RECORD_BYTES = 1024 * 1024;
-/** A larger retired log (a burst grew it) is unlinked, so that its space is given back. */
-const RECYCLE_MAX_FILE_BYTES = 2 * MAX_PREALLOCATE;
 
 /**
  * The next log's spare, made in the background after each compaction (LogWriter.prepareInSteps)
@@ -107,8 +90,6 @@ export class Compactor {
   #lastLogBytes = 0;
   /** The log a switch just made, until its name is durable (see #nameOfNewLog). */
   #naming: LogWriter | undefined;
-  /** The log the last switch retired, its path and extent: the next spare, if worth reusing. */
-  #recyclable: (RecycledLog & { readonly path: string }) | undefined;
   #spare: Spare = NO_SPARE;
 
   constructor(ctx: CompactorContext, snapshotSeq: number | undefined, retiredLogs: string[]) {
@@ -228,9 +209,9 @@ export class Compactor {
     } finally {
       switched.table.thaw();
     }
-    const recycled = await this.#removeRetired();
+    await this.#removeRetired();
     // A compaction that moved appends to a new log will want another: made now, in the background.
-    if (switched.rotated) this.#prepareNextSpare(recycled);
+    if (switched.rotated) this.#prepareNextSpare();
     this.#ctx.stats.recordCompaction();
     if (compactionChannel.hasSubscribers) {
       compactionChannel.publish({
@@ -322,7 +303,6 @@ export class Compactor {
       queue.writer = next;
       this.#naming = next;
       this.#retiredLogs.push(current.path);
-      this.#recyclable = { path: current.path, size: current.size, dirtyBytes: current.offset };
       try {
         // Every record in the old log was fdatasynced before its caller was answered; a failing
         // close reports an error the kernel could not place. Fatal, to be safe.
@@ -372,31 +352,21 @@ export class Compactor {
   }
 
   /**
-   * Removes the logs the durable snapshot covers: unlinks them, or renames the one the last switch
-   * retired to the spare's name when it is worth reusing (see {@link RECYCLE_MIN_RECORD_BYTES}),
-   * which is then returned. Neither gets a directory fsync of its own: a crash before they reach
-   * the disk leaves covered logs in place, which replay skips (every record in them is at or below
-   * the snapshot's `lastSeq`) and the next compaction removes; a log under the spare's name is a
-   * `.tmp` file, which readers ignore and the next prepare rewrites or replaces. They reach the disk
-   * with the next directory fsync (the next compaction's new log name) or the file system's own
-   * journal commit, whichever comes first; nothing depends on when.
+   * Unlinks the logs the durable snapshot covers, with no directory fsync of its own: a crash before
+   * the unlinks reach the disk leaves covered logs in place, which replay skips (every record in
+   * them is at or below the snapshot's `lastSeq`) and the next compaction removes. They reach the
+   * disk with the next directory fsync (the next compaction's new log name) or the file system's
+   * own journal commit, whichever comes first; nothing depends on when.
    */
-  async #removeRetired(): Promise<RecycledLog | undefined> {
+  async #removeRetired(): Promise<void> {
     const { fs } = this.#ctx;
     const retired = this.#retiredLogs;
-    const recyclable = this.#recyclable;
     this.#retiredLogs = [];
-    this.#recyclable = undefined;
-    let recycled: RecycledLog | undefined;
     const probe = new StepProbe(fs);
     try {
       for (const [i, path] of retired.entries()) {
         // Every record in these logs is in the durable snapshot now. A crash before the unlinks
-        // (or the rename) are durable leaves them in place; replay skips records the snapshot covers.
-        if (path === recyclable?.path && (await this.#recycle(recyclable))) {
-          recycled = recyclable;
-          continue;
-        }
+        // are durable leaves them in place; replay skips records the snapshot covers.
         try {
           await probe.unlink(path);
         } catch (err) {
@@ -410,45 +380,18 @@ export class Compactor {
     } catch (err) {
       await this.#stepFailed(err, 'remove-logs', probe);
     }
-    return recycled;
-  }
-
-  /**
-   * Renames a covered log to the spare's name, for {@link LogWriter.recycleInSteps}; false when it
-   * is not worth it or the rename failed (a failed rename changes nothing: the caller unlinks it).
-   * Readers still reading the log through an open descriptor see it change once the spare's
-   * preparation begins and read the directory again (storage/log-reader.ts, CHANGE_MARK_BYTES).
-   */
-  async #recycle(log: RecycledLog & { readonly path: string }): Promise<boolean> {
-    const records = log.dirtyBytes - CURRENT_LAYOUT.headerSize;
-    if (records < RECYCLE_MIN_RECORD_BYTES || log.size > RECYCLE_MAX_FILE_BYTES) return false;
-    if (this.#spare.kind !== 'none' || this.#ctx.isClosed() || this.#ctx.queue.failure !== undefined)
-      return false;
-    try {
-      // Replaces a stale spare left by a crash, if any (rename over it): it was garbage anyway.
-      await this.#ctx.fs.rename(log.path, join(this.#ctx.dir, SPARE_LOG_NAME));
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   /**
    * Starts the next log's spare in the background, sized as {@link #preallocate} says now, so that
-   * the next compaction only renames it: from the log {@link #removeRetired} renamed to the spare's
-   * name (`recycled`), or a new file. A failure drops it (the next compaction prepares one in its
-   * own window, as when there is none).
+   * the next compaction only renames it. A failure drops it (the next compaction prepares one in
+   * its own window, as when there is none).
    */
-  #prepareNextSpare(recycled: RecycledLog | undefined): void {
+  #prepareNextSpare(): void {
     if (this.#spare.kind !== 'none' || this.#ctx.isClosed() || this.#ctx.queue.failure !== undefined) return;
     const { fs, dir, directoryId } = this.#ctx;
     const pacer = new ZeroPacer(SPARE_PAUSE_MS);
-    const preallocate = this.#preallocate();
-    const preparing =
-      recycled === undefined
-        ? LogWriter.prepareInSteps(fs, dir, directoryId, preallocate, pacer)
-        : LogWriter.recycleInSteps(fs, dir, directoryId, recycled, preallocate, pacer);
-    const done = preparing.then(
+    const done = LogWriter.prepareInSteps(fs, dir, directoryId, this.#preallocate(), pacer).then(
       (log) => {
         this.#spare = log === undefined ? NO_SPARE : { kind: 'ready', log };
       },

@@ -2,7 +2,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { hasErrno } from '../errors.js';
 import { logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
 import type { FileHandle, FileSystem } from '../fs/types.js';
-import { changedSince, readChangeMark } from '../storage/log-reader.js';
 
 /**
  * A picture of a metadata directory that a running node cannot change under the reader: the
@@ -25,41 +24,25 @@ const CAPTURE_ATTEMPTS = 200;
 export interface Capture {
   readonly names: readonly string[];
   readonly files: ReadonlyMap<string, { readonly handle: FileHandle; readonly size: number }>;
-  /**
-   * The first log whose file was rewritten since the picture was taken (a running node reuses a
-   * covered log as its next one: LogWriter.recycleInSteps), or undefined: what was read from the
-   * picture so far is the directory as it was. Checked once the examination is done.
-   */
-  changed(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
 export async function captureDirectory(fs: FileSystem, dir: string): Promise<Capture> {
   for (let attempt = 1; ; attempt++) {
     const files = new Map<string, { handle: FileHandle; size: number }>();
-    const marks = new Map<string, Uint8Array>();
     const close = async (): Promise<void> => {
       for (const { handle } of files.values()) await handle.close().catch(() => {});
     };
-    const changed = async (): Promise<string | undefined> => {
-      for (const [name, mark] of marks) {
-        const file = files.get(name);
-        if (file !== undefined && (await changedSince(file.handle, mark))) return name;
-      }
-      return undefined;
-    };
     try {
       const names = (await fs.readdir(dir)).sort();
-      const logs = new Set(logFiles(names).map((f) => f.name));
-      const wanted = [SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, ...logs];
+      const wanted = [SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, ...logFiles(names).map((f) => f.name)];
       for (const name of wanted) {
         if (!names.includes(name)) continue;
         const handle = await fs.open(join(dir, name), 'read');
         files.set(name, { handle, size: 0 }); // registered first, so that close() covers it
         files.set(name, { handle, size: await handle.size() });
-        if (logs.has(name)) marks.set(name, await readChangeMark(handle));
       }
-      return { names, files, changed, close };
+      return { names, files, close };
     } catch (err) {
       await close();
       // ENOENT: a listed file was removed before its open (a compaction), or the directory was.

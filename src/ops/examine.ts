@@ -1,5 +1,5 @@
-import { basename, join } from 'node:path';
-import { CorruptionError, DirectoryChangedError, hasErrno } from '../errors.js';
+import { join } from 'node:path';
+import { CorruptionError, hasErrno } from '../errors.js';
 import type { DirectoryId } from '../format/directory-id.js';
 import { logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
 import type { LogHeader } from '../format/record.js';
@@ -228,36 +228,20 @@ export async function examineDirectory(real: FileSystem, dir: string): Promise<E
   }
   if (!isDirectory) return { ...empty, kind: 'not-directory' };
   const lock = await lockStatus(real, dir);
-  for (let attempt = 1; ; attempt++) {
-    let capture: Capture;
-    try {
-      capture = await captureDirectory(real, dir);
-    } catch (err) {
-      // Removed since the stat: report what is there now.
-      if (hasErrno(err, 'ENOENT') && !(await isDirectoryNow(real, dir))) return { ...empty, kind: 'missing' };
-      throw err;
-    }
-    try {
-      // A log of the picture reused by the running node while it was read (it rewrites a covered
-      // log as its next one): what was read may mix two files, so the picture is taken again.
-      let changedLog: string | undefined;
-      try {
-        const examined = await examineCapture(real, dir, capture, lock, empty);
-        changedLog = await capture.changed();
-        if (changedLog === undefined) return examined;
-      } catch (err) {
-        if (!(err instanceof DirectoryChangedError)) throw err;
-        changedLog = err.file;
-      }
-      if (attempt >= EXAMINE_ATTEMPTS) throw new DirectoryChangedError(join(dir, basename(changedLog)));
-    } finally {
-      await capture.close();
-    }
+  let capture: Capture;
+  try {
+    capture = await captureDirectory(real, dir);
+  } catch (err) {
+    // Removed since the stat: report what is there now.
+    if (hasErrno(err, 'ENOENT') && !(await isDirectoryNow(real, dir))) return { ...empty, kind: 'missing' };
+    throw err;
+  }
+  try {
+    return await examineCapture(real, dir, capture, lock, empty);
+  } finally {
+    await capture.close();
   }
 }
-
-/** Pictures taken at most when a log of the picture keeps being reused while it is examined. */
-const EXAMINE_ATTEMPTS = 20;
 
 async function examineCapture(
   real: FileSystem,

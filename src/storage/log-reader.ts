@@ -1,4 +1,4 @@
-import { CorruptionError, DirectoryChangedError } from '../errors.js';
+import { CorruptionError } from '../errors.js';
 import { parseLogName } from '../format/names.js';
 import {
   decodeHeader,
@@ -62,123 +62,74 @@ export async function scanLog(
 ): Promise<LogScan> {
   const handle = await fs.open(path, 'read');
   try {
-    // A running node may reuse this file as its next log once a snapshot covers it, and rewrite it
-    // while this reader reads it: checked at the end (and before reporting damage), so that what
-    // is returned is the log as it was, never a mix (see CHANGE_MARK_BYTES).
-    const mark = await readChangeMark(handle);
-    try {
-      const scan = await scanOpenLog(handle, path, onRecord, onHeader, nameFirstSeq);
-      if (await changedSince(handle, mark)) throw new DirectoryChangedError(path);
-      return scan;
-    } catch (err) {
-      if (err instanceof CorruptionError && (await changedSince(handle, mark)))
-        throw new DirectoryChangedError(path);
-      throw err;
+    const fileSize = await handle.size();
+    const { bytes: headBytes, decoded } = await readHeader(handle);
+    if ('problem' in decoded) {
+      if (headerNeverWritten(decoded.problem)) {
+        // The header write (made at log creation, before any record) never fully reached the disk.
+        const bytesAfter = countNonZero(headBytes);
+        const end: LogEnd =
+          bytesAfter === 0
+            ? { kind: 'clean', offset: 0 }
+            : { kind: 'torn', offset: 0, reason: 'log header was never completely written', bytesAfter };
+        const headerSize = headBytes.byteLength;
+        if (fileSize > headerSize) await assertZeroFrom(handle, headerSize, fileSize, path);
+        return { header: undefined, end, fileSize, recordCount: 0, firstSeq: undefined, lastSeq: undefined };
+      }
+      throw new CorruptionError(path, 0, decoded.problem.reason);
     }
+
+    // Before any record: the caller may refuse the whole log by its header (another directory's).
+    onHeader?.(decoded);
+    const startSeq = decoded.firstSeq ?? nameFirstSeq;
+    let lastSeq = startSeq - 1;
+    let recordCount = 0;
+    let firstRecordSeq = startSeq;
+    let damage = undefined as { offset: number; reason: string } | undefined;
+    let bytesAfter = 0;
+    const decoder = new RecordDecoder(decoded);
+    await forEachSlot(handle, decoder, decoded.layout.headerSize, fileSize, (slot, offset, bytes) => {
+      if (slot.type === 'foreign') {
+        throw new CorruptionError(
+          path,
+          offset,
+          `record (seq ${slot.seq}) belongs to another directory: it is whole, but was not written for directory ${decoded.directoryId} (bytes copied from another node's log?). \`raft-metadata inspect\` shows where this log's own records end; restore the log from a backup of this directory, or run \`raft-metadata repair\``,
+        );
+      }
+      if (damage === undefined) {
+        if (slot.type === 'record') {
+          if (recordCount === 0) firstRecordSeq = slot.record.seq;
+          onRecord(slot.record, offset);
+          lastSeq = slot.record.seq;
+          recordCount++;
+          return;
+        }
+        damage = { offset, reason: slot.type === 'zero' ? 'zeroed record' : slot.reason };
+      }
+      // Past the end of the valid records: only zeros or pieces of the same torn write may follow.
+      if (slot.type === 'record') {
+        const batchStart = slot.record.seq - slot.record.batchIndex;
+        if (batchStart > lastSeq + 1 || slot.record.seq <= lastSeq) {
+          throw new CorruptionError(
+            path,
+            damage.offset,
+            `${damage.reason}, followed by a valid record (seq ${slot.record.seq}) at byte ${offset}`,
+          );
+        }
+      }
+      if (slot.type !== 'zero') bytesAfter += countNonZero(bytes);
+    });
+
+    const firstSeq = recordCount > 0 ? firstRecordSeq : undefined;
+    const last = recordCount > 0 ? lastSeq : undefined;
+    const end: LogEnd =
+      damage === undefined || bytesAfter === 0
+        ? { kind: 'clean', offset: damage?.offset ?? fileSize }
+        : { kind: 'torn', offset: damage.offset, reason: damage.reason, bytesAfter };
+    return { header: decoded, end, fileSize, recordCount, firstSeq, lastSeq: last };
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Bytes at the start of a log that a reader compares before and after reading it. A log is only
- * ever changed in two ways: appends, which write over zeros, and reuse (LogWriter.recycleInSteps),
- * which first of all zeroes the log's first record, in its own write before any other. So a byte of
- * the first {@link CHANGE_MARK_BYTES} that was not zero at the start and differs at the end means
- * the file was being reused meanwhile; appends never trigger it.
- */
-export const CHANGE_MARK_BYTES = 4096;
-
-/** The first {@link CHANGE_MARK_BYTES} of a file (fewer when it is shorter). */
-export async function readChangeMark(handle: Pick<FileHandle, 'read'>): Promise<Uint8Array> {
-  const mark = new Uint8Array(CHANGE_MARK_BYTES);
-  const got = await handle.read(mark, 0, CHANGE_MARK_BYTES, 0);
-  return mark.subarray(0, got);
-}
-
-/** Whether a non-zero byte of `mark` ({@link readChangeMark}) is different in the file now. */
-export async function changedSince(handle: Pick<FileHandle, 'read'>, mark: Uint8Array): Promise<boolean> {
-  const now = new Uint8Array(mark.byteLength);
-  const got = await handle.read(now, 0, mark.byteLength, 0);
-  for (let i = 0; i < mark.byteLength; i++) {
-    const was = mark[i] as number;
-    if (was !== 0 && (i >= got || now[i] !== was)) return true;
-  }
-  return false;
-}
-
-async function scanOpenLog(
-  handle: FileHandle,
-  path: string,
-  onRecord: (record: LogRecord, offset: number) => void,
-  onHeader: ((header: LogHeader) => void) | undefined,
-  nameFirstSeq: number,
-): Promise<LogScan> {
-  const fileSize = await handle.size();
-  const { bytes: headBytes, decoded } = await readHeader(handle);
-  if ('problem' in decoded) {
-    if (headerNeverWritten(decoded.problem)) {
-      // The header write (made at log creation, before any record) never fully reached the disk.
-      const bytesAfter = countNonZero(headBytes);
-      const end: LogEnd =
-        bytesAfter === 0
-          ? { kind: 'clean', offset: 0 }
-          : { kind: 'torn', offset: 0, reason: 'log header was never completely written', bytesAfter };
-      const headerSize = headBytes.byteLength;
-      if (fileSize > headerSize) await assertZeroFrom(handle, headerSize, fileSize, path);
-      return { header: undefined, end, fileSize, recordCount: 0, firstSeq: undefined, lastSeq: undefined };
-    }
-    throw new CorruptionError(path, 0, decoded.problem.reason);
-  }
-
-  // Before any record: the caller may refuse the whole log by its header (another directory's).
-  onHeader?.(decoded);
-  const startSeq = decoded.firstSeq ?? nameFirstSeq;
-  let lastSeq = startSeq - 1;
-  let recordCount = 0;
-  let firstRecordSeq = startSeq;
-  let damage = undefined as { offset: number; reason: string } | undefined;
-  let bytesAfter = 0;
-  const decoder = new RecordDecoder(decoded);
-  await forEachSlot(handle, decoder, decoded.layout.headerSize, fileSize, (slot, offset, bytes) => {
-    if (slot.type === 'foreign') {
-      throw new CorruptionError(
-        path,
-        offset,
-        `record (seq ${slot.seq}) belongs to another directory: it is whole, but was not written for directory ${decoded.directoryId} (bytes copied from another node's log?). \`raft-metadata inspect\` shows where this log's own records end; restore the log from a backup of this directory, or run \`raft-metadata repair\``,
-      );
-    }
-    if (damage === undefined) {
-      if (slot.type === 'record') {
-        if (recordCount === 0) firstRecordSeq = slot.record.seq;
-        onRecord(slot.record, offset);
-        lastSeq = slot.record.seq;
-        recordCount++;
-        return;
-      }
-      damage = { offset, reason: slot.type === 'zero' ? 'zeroed record' : slot.reason };
-    }
-    // Past the end of the valid records: only zeros or pieces of the same torn write may follow.
-    if (slot.type === 'record') {
-      const batchStart = slot.record.seq - slot.record.batchIndex;
-      if (batchStart > lastSeq + 1 || slot.record.seq <= lastSeq) {
-        throw new CorruptionError(
-          path,
-          damage.offset,
-          `${damage.reason}, followed by a valid record (seq ${slot.record.seq}) at byte ${offset}`,
-        );
-      }
-    }
-    if (slot.type !== 'zero') bytesAfter += countNonZero(bytes);
-  });
-
-  const firstSeq = recordCount > 0 ? firstRecordSeq : undefined;
-  const last = recordCount > 0 ? lastSeq : undefined;
-  const end: LogEnd =
-    damage === undefined || bytesAfter === 0
-      ? { kind: 'clean', offset: damage?.offset ?? fileSize }
-      : { kind: 'torn', offset: damage.offset, reason: damage.reason, bytesAfter };
-  return { header: decoded, end, fileSize, recordCount, firstSeq, lastSeq: last };
 }
 
 /** The header bytes of a log (fewer when the file is shorter) and what they decode to. */

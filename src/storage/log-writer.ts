@@ -70,11 +70,6 @@ export class LogWriter {
     return this.#offset - HEADER_SIZE;
   }
 
-  /** The file's size: records, then zeros up to here (written and fdatasynced with the log). */
-  get size(): number {
-    return this.#allocated;
-  }
-
   /**
    * Creates `log-<firstSeq>.wal` in `dir`, durable and empty, ready for appends, with
    * `preallocate` bytes of zeros after the header. The file appears under its final name only once
@@ -187,70 +182,6 @@ export class LogWriter {
   }
 
   /**
-   * {@link prepareInSteps} from a log the compactor retired and renamed to the spare's name
-   * (`recycled`): a file whose blocks are allocated already, so that its zeros are written over
-   * them (no new blocks for the file system to allocate, and no blocks freed by an unlink). Only
-   * its first `recycled.dirtyBytes` hold anything but zeros (the header and the records: everything
-   * after the records was written as zeros and fdatasynced with the log), so only they are written
-   * again, then zeros past the file's end up to `preallocate` if it wants more. The first write
-   * zeroes the first record on its own, before anything else changes: a reader still reading the
-   * old log through a descriptor it opened earlier sees that change and reads the directory again
-   * (log-reader.ts, CHANGE_MARK_BYTES).
-   *
-   * Crash before the first write: the file is under its log name or the spare's, unchanged either
-   * way (a covered log, skipped by replay). Crash after: a `.tmp` file holding part of an old log
-   * and zeros, which the reader ignores and the next prepare replaces; the records in it are all
-   * covered by the durable snapshot (the compactor renames a log to the spare's name only after
-   * that snapshot).
-   */
-  static async recycleInSteps(
-    fs: FileSystem,
-    dir: string,
-    directoryId: DirectoryId,
-    recycled: RecycledLog,
-    preallocate: number,
-    pacer: ZeroPacer,
-  ): Promise<PreparedLog | undefined> {
-    const temp = join(dir, SPARE_LOG_NAME);
-    // The rename that made the log the spare is durable before a byte of it changes: until then a
-    // crash may put the file back under its log name, where a changed byte would read as damage
-    // in a covered log. After this fsync it is the spare's, whatever happens to it.
-    await fs.syncDir(dir);
-    const handle = await fs.open(temp, 'write');
-    try {
-      const size = Math.max(recycled.size, HEADER_SIZE + preallocate);
-      const dirty = Math.min(recycled.dirtyBytes, recycled.size);
-      const first = new Uint8Array(Math.min(dirty, HEADER_SIZE + RECORD_SIZE));
-      first.set(encodeHeader(directoryId).subarray(0, first.length), 0);
-      // The header again (the same bytes) and the first record zeroed, alone: see above.
-      await handle.write(first, 0);
-      const ranges: [number, number][] = [
-        [first.length, dirty],
-        [recycled.size, size],
-      ];
-      for (const [from, to] of ranges) {
-        for (let at = from; at < to; at += ZERO_CHUNK_BYTES) {
-          await pacer.pause();
-          if (pacer.cancelled) {
-            await handle.close();
-            return undefined;
-          }
-          await handle.write(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK_BYTES, to - at)), at);
-          // Over allocated blocks, this fdatasync flushes data only (no journal commit); past the
-          // old end it also persists the new size.
-          await handle.datasync();
-        }
-      }
-      // Whatever the ranges were, the first write is durable before the spare can be renamed.
-      if (dirty <= first.length && size <= recycled.size) await handle.datasync();
-      return new PreparedLog(fs, dir, temp, handle, directoryId, size - HEADER_SIZE);
-    } catch (err) {
-      await handle.close().catch(() => {});
-      throw err;
-    }
-  }
-
-  /**
    * Reopens an existing clean version-2 log of `directoryId` to append after its last record at
    * `offset`. `known.size`: the file's size when the caller made it (a spare), so no fstat.
    */
@@ -321,14 +252,6 @@ export class LogWriter {
   close(): Promise<void> {
     return this.#handle.close();
   }
-}
-
-/** A retired log renamed to the spare's name, for {@link LogWriter.recycleInSteps}. */
-export interface RecycledLog {
-  /** The file's size. */
-  readonly size: number;
-  /** Bytes from the start that hold the header and records; zeros follow up to `size`. */
-  readonly dirtyBytes: number;
 }
 
 /**

@@ -1,11 +1,5 @@
 import { join } from 'node:path';
-import {
-  CorruptionError,
-  DirectoryChangedError,
-  hasErrno,
-  IdentityMismatchError,
-  MultiGroupDirectoryError,
-} from '../errors.js';
+import { CorruptionError, hasErrno, IdentityMismatchError, MultiGroupDirectoryError } from '../errors.js';
 import type { DirectoryId } from '../format/directory-id.js';
 import { logFiles, logName, SNAPSHOT_NAME, snapshotPath } from '../format/names.js';
 import type { LogHeader, LogRecord } from '../format/record.js';
@@ -81,16 +75,14 @@ export async function recoverDirectory(
   visit?: RecordVisitor,
 ): Promise<RecoveredDirectory> {
   // A reader next to a running manager (Metadata.load, the CLI) can list a log that a compaction
-  // deletes before the reader opens it, read a snapshot newer than its listing, or read a log that
-  // the compaction reuses as its next log meanwhile (DirectoryChangedError, from scanLog). The
-  // compaction wrote a snapshot covering that log first, so reading the directory again gives the
-  // state. With a visitor the error is the caller's to handle, since it has seen part of the records.
+  // deletes before the reader opens it, or read a snapshot newer than its listing. The compaction
+  // wrote a snapshot covering that log first, so reading the directory again gives the state.
+  // With a visitor the error is the caller's to handle, since it has seen part of the records.
   for (let attempt = 1; ; attempt++) {
     try {
       return await recoverOnce(fs, dir, visit);
     } catch (err) {
-      const retry =
-        hasErrno(err, 'ENOENT') || err instanceof MissingLogError || err instanceof DirectoryChangedError;
+      const retry = hasErrno(err, 'ENOENT') || err instanceof MissingLogError;
       if (visit !== undefined || attempt >= MAX_ATTEMPTS || !retry) throw err;
     }
   }
