@@ -3,13 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataManager } from '../../src/index.js';
 import { readOnlyProbe } from '../../src/testing/conformance/open-load.js';
-import {
-  countCrashPlans,
-  describeCrashPlan,
-  enumerateCrashPlans,
-  SimulatedDisk,
-  type TraceEntry,
-} from '../../src/testing/index.js';
+import { describeCrashPlan, enumerateCrashPlans, SimulatedDisk } from '../../src/testing/index.js';
+import { forEachCrashState, isMutation } from './crash-states.js';
 
 /**
  * Exhaustive crash points, in the spirit of ALICE (Pillai et al., OSDI'14).
@@ -138,13 +133,6 @@ async function recordWorkload(start: Start): Promise<Recorded> {
   return { disk, states, submittedAt, ackedAt };
 }
 
-function isMutation(entry: TraceEntry): boolean {
-  return (
-    ['write', 'datasync', 'sync', 'rename', 'unlink', 'mkdir', 'syncDir'].includes(entry.op) ||
-    (entry.op === 'open' && entry.mode === 'create')
-  );
-}
-
 /** Indices of the states a crash after `k` operations may leave: [last acked, last submitted]. */
 function allowedRange(rec: Recorded, k: number): { from: number; to: number } {
   let from = 0;
@@ -170,47 +158,27 @@ describe.each(STARTS)('exhaustive crash points of a short workload on $name', (s
     const rec = await recordWorkload(start);
     const trace = rec.disk.trace;
     const index = new Map(rec.states.map((s, i) => [key(s), i]));
-    let crashStates = 0;
-    let distinct = 0;
     let recoveryCrashStates = 0;
-    /** Loaded state per distinct crashed disk (a fingerprint), so recovery runs once per disk. */
-    const seen = new Map<string, State>();
-    const failures: string[] = [];
-
-    for (let k = 0; k <= trace.length; k++) {
-      // A read changes nothing: the crash states after it are those before it.
-      const last = trace[k - 1];
-      const range = allowedRange(rec, k);
-      const prevRange = allowedRange(rec, k - 1);
-      if (last && !isMutation(last) && range.from === prevRange.from && range.to === prevRange.to) continue;
-      const atK = rec.disk.stateAt(k);
-      const pending = atK.pending();
-      expect(countCrashPlans(pending, { maxTornPointsPerWrite: MAX_TORN_POINTS })).toBeLessThan(20_000);
-      for (const plan of enumerateCrashPlans(pending, { maxTornPointsPerWrite: MAX_TORN_POINTS })) {
-        crashStates++;
-        const crashed = atK.stateAt(0).crashWith(plan);
-        const where = `after op ${k} (${last ? `${last.op} ${last.path}` : 'start'}), ${describeCrashPlan(plan)}`;
-        const fingerprint = crashed.fingerprint();
-        let loaded = seen.get(fingerprint);
-        if (loaded === undefined) {
-          distinct++;
-          try {
-            loaded = await loadReadOnly(crashed, fingerprint);
-            seen.set(fingerprint, loaded);
-            recoveryCrashStates += await checkRecovery(crashed, loaded, distinct % RECOVERY_SAMPLE === 1);
-          } catch (error) {
-            failures.push(`${where}: ${(error as Error).message}`);
-            continue;
-          }
-        }
+    const { crashStates, distinct, failures } = await forEachCrashState(rec.disk, {
+      maxTornPoints: MAX_TORN_POINTS,
+      moved: (k) => {
+        const range = allowedRange(rec, k);
+        const prevRange = allowedRange(rec, k - 1);
+        return range.from !== prevRange.from || range.to !== prevRange.to;
+      },
+      load: async (crashed, fingerprint, nth) => {
+        const loaded = await loadReadOnly(crashed, fingerprint);
+        recoveryCrashStates += await checkRecovery(crashed, loaded, nth % RECOVERY_SAMPLE === 1);
+        return loaded;
+      },
+      check: (loaded, k) => {
+        const range = allowedRange(rec, k);
         const i = index.get(key(loaded));
-        if (i === undefined || i < range.from || i > range.to) {
-          failures.push(
-            `${where}: loaded (${loaded.currentTerm}, ${loaded.votedFor}); allowed states #${range.from}..#${range.to}`,
-          );
-        }
-      }
-    }
+        return i === undefined || i < range.from || i > range.to
+          ? `loaded (${loaded.currentTerm}, ${loaded.votedFor}); allowed states #${range.from}..#${range.to}`
+          : undefined;
+      },
+    });
     console.log(
       `crash points (${start.name}): ${trace.length} operations, ${crashStates} crash states checked ` +
         `(${distinct} distinct disks), ${recoveryCrashStates} crash states during recovery`,

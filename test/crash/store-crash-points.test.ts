@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataStore } from '../../src/index.js';
 import { readOnlyProbe } from '../../src/testing/conformance/open-load.js';
-import {
-  countCrashPlans,
-  describeCrashPlan,
-  enumerateCrashPlans,
-  SimulatedDisk,
-  type TraceEntry,
-} from '../../src/testing/index.js';
+import { describeCrashPlan, enumerateCrashPlans, SimulatedDisk } from '../../src/testing/index.js';
+import { forEachCrashState, isMutation } from './crash-states.js';
 
 /**
  * Exhaustive crash points of a MetadataStore holding several groups (like crash-points.test.ts
@@ -100,13 +95,6 @@ async function recordWorkload(): Promise<Recorded> {
   await Promise.all([first, remove(1), vote(2, 8), term(3, 33)]);
   await store.close();
   return { disk, states, submittedAt, ackedAt, order };
-}
-
-function isMutation(entry: TraceEntry): boolean {
-  return (
-    ['write', 'datasync', 'sync', 'rename', 'unlink', 'mkdir', 'syncDir'].includes(entry.op) ||
-    (entry.op === 'open' && entry.mode === 'create')
-  );
 }
 
 /** Per group, the indices a crash after `k` operations may leave: [last acked, last submitted]. */
@@ -275,60 +263,32 @@ describe('exhaustive crash points of a MetadataStore with four groups in shared 
   it('every crash state at every point gives every group an allowed state, and recovers', async () => {
     const rec = await recordWorkload();
     const trace = rec.disk.trace;
-    let crashStates = 0;
-    let distinct = 0;
     let recoveryCrashStates = 0;
-    const seen = new Map<string, Map<number, State>>();
-    const failures: string[] = [];
     /** Crash states in which some group showed a state not yet acknowledged (an unacked record kept). */
     let unackedKept = 0;
     /** Crash states with a group removed (a tombstone survived) */
     let tombstones = 0;
-
-    for (let k = 0; k <= trace.length; k++) {
-      const last = trace[k - 1];
-      const moved = GROUPS.some((g) => {
-        const a = allowedRange(rec, g, k);
-        const b = allowedRange(rec, g, k - 1);
-        return a.from !== b.from || a.to !== b.to;
-      });
-      if (last && !isMutation(last) && !moved) continue;
-      const atK = rec.disk.stateAt(k);
-      const pending = atK.pending();
-      expect(countCrashPlans(pending, { maxTornPointsPerWrite: MAX_TORN_POINTS })).toBeLessThan(20_000);
-      for (const plan of enumerateCrashPlans(pending, { maxTornPointsPerWrite: MAX_TORN_POINTS })) {
-        crashStates++;
-        const crashed = atK.stateAt(0).crashWith(plan);
-        const where = `after op ${k} (${last ? `${last.op} ${last.path}` : 'start'}), ${describeCrashPlan(plan)}`;
-        const fingerprint = crashed.fingerprint();
-        let loaded = seen.get(fingerprint);
-        if (loaded === undefined) {
-          distinct++;
-          try {
-            loaded = await loadReadOnly(crashed, true, fingerprint);
-            seen.set(fingerprint, loaded);
-            recoveryCrashStates += await checkRecovery(crashed, loaded, distinct % RECOVERY_SAMPLE === 1);
-          } catch (error) {
-            failures.push(`${where}: ${(error as Error).message}`);
-            continue;
-          }
-        }
+    const { crashStates, distinct, failures } = await forEachCrashState(rec.disk, {
+      maxTornPoints: MAX_TORN_POINTS,
+      moved: (k) =>
+        GROUPS.some((g) => {
+          const a = allowedRange(rec, g, k);
+          const b = allowedRange(rec, g, k - 1);
+          return a.from !== b.from || a.to !== b.to;
+        }),
+      load: async (crashed, fingerprint, nth) => {
+        const loaded = await loadReadOnly(crashed, true, fingerprint);
+        recoveryCrashStates += await checkRecovery(crashed, loaded, nth % RECOVERY_SAMPLE === 1);
+        return loaded;
+      },
+      check: (loaded, k) => {
         const indices = indicesOf(rec, loaded, k);
-        if (typeof indices === 'string') {
-          failures.push(`${where}: ${indices}`);
-          continue;
-        }
+        if (typeof indices === 'string') return indices;
         if (GROUPS.some((g) => (indices.get(g) as number) > allowedRange(rec, g, k).from)) unackedKept++;
-        if (
-          GROUPS.some(
-            (g) =>
-              !(loaded as Map<number, State>).get(g)?.live &&
-              (loaded as Map<number, State>).get(g)?.term !== 0,
-          )
-        )
-          tombstones++;
-      }
-    }
+        if (GROUPS.some((g) => !loaded.get(g)?.live && loaded.get(g)?.term !== 0)) tombstones++;
+        return undefined;
+      },
+    });
     console.log(
       `store crash points: ${trace.length} operations, ${crashStates} crash states checked (${distinct} distinct disks), ` +
         `${unackedKept} keep a record not yet acknowledged, ${tombstones} hold a tombstone; ` +
