@@ -67,12 +67,12 @@ export class GroupTable {
     // Copy on write: the group's entry as it was when the table was frozen, kept for the snapshot.
     this.#frozen?.keep(group, prior, this.removed.get(group));
     if (record.kind === RecordKind.Remove) {
-      if (this.live.delete(group)) this.liveIds.deleted();
+      if (this.live.delete(group)) this.liveIds.deleted(group);
       if (!this.removed.has(group)) this.removedIds.added(group);
       this.removed.set(group, record.currentTerm);
       return;
     }
-    if (this.removed.size > 0 && this.removed.delete(group)) this.removedIds.deleted();
+    if (this.removed.size > 0 && this.removed.delete(group)) this.removedIds.deleted(group);
     const live: LiveState =
       entry?.status === 'live'
         ? (entry as LiveState)

@@ -3,34 +3,39 @@
  * compaction does not collect and sort every id again (10,000 groups: about 2 ms of the main thread
  * in one piece, right when the snapshot starts). The owner reports each key it adds and each key
  * it deletes; {@link SortedIds.of} then costs nothing when the keys did not change since the last
- * call (the steady state: the same groups update again and again), a sort of the new ids and one
- * merge when keys were only added, and a full rebuild after a deletion (a group removed or a
- * tombstone dropped, rare).
+ * call (the steady state: the same groups update again and again), one pass over the kept ids when
+ * some were deleted (a group removed, a tombstone dropped), and a sort of the new ids and one merge
+ * when some were added. Only {@link reset} (the keys replaced wholesale) makes it sort them all.
  *
  * The array returned is never modified afterwards (a change makes a new one), so a reader may keep
  * it across turns of the event loop while the keys change.
  */
 export class SortedIds {
   #sorted: Float64Array = new Float64Array(0);
-  /** Keys added since #sorted was built, in arrival order. */
-  #added: number[] = [];
-  /** A key was deleted since #sorted was built: rebuild from the map. */
+  /** Keys added since #sorted was built, none of them in it. */
+  readonly #added = new Set<number>();
+  /** Keys of #sorted deleted since. */
+  readonly #deleted = new Set<number>();
+  /** The keys were replaced wholesale: rebuild from the map. */
   #stale = false;
 
   /** `id` became a key of the map (it was not one). */
   added(id: number): void {
-    if (!this.#stale) this.#added.push(id);
+    if (this.#stale) return;
+    if (!this.#deleted.delete(id)) this.#added.add(id);
   }
 
-  /** A key of the map was deleted. */
-  deleted(): void {
-    this.#stale = true;
-    this.#added = [];
+  /** `id` stopped being a key of the map. */
+  deleted(id: number): void {
+    if (this.#stale) return;
+    if (!this.#added.delete(id)) this.#deleted.add(id);
   }
 
   /** The map's keys were replaced wholesale (cleared, refilled). */
   reset(): void {
-    this.deleted();
+    this.#stale = true;
+    this.#added.clear();
+    this.#deleted.clear();
   }
 
   /** The keys of `map`, ascending: the map whose changes were reported to this object. */
@@ -38,9 +43,16 @@ export class SortedIds {
     if (this.#stale) {
       this.#sorted = Float64Array.from(map.keys()).sort();
       this.#stale = false;
-    } else if (this.#added.length > 0) {
+      return this.#sorted;
+    }
+    if (this.#deleted.size > 0) {
+      const deleted = this.#deleted;
+      this.#sorted = this.#sorted.filter((id) => !deleted.has(id));
+      deleted.clear();
+    }
+    if (this.#added.size > 0) {
       this.#sorted = mergeSorted(this.#sorted, Float64Array.from(this.#added).sort());
-      this.#added = [];
+      this.#added.clear();
     }
     return this.#sorted;
   }

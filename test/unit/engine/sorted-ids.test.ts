@@ -26,7 +26,7 @@ describe('SortedIds', () => {
             if (!map.has(s.id)) ids.added(s.id);
             map.set(s.id, true);
           } else if (s.op === 'delete') {
-            if (map.delete(s.id)) ids.deleted();
+            if (map.delete(s.id)) ids.deleted(s.id);
           } else if (s.op === 'reset') {
             map.clear();
             for (const id of s.ids) map.set(id, true);
@@ -59,5 +59,27 @@ describe('SortedIds', () => {
     const merged = ids.of(map);
     expect([...merged]).toEqual([2, 3, 5]);
     expect([...first]).toEqual([2, 5]);
+  });
+
+  it('reads the map only after a reset: additions and deletions are applied to the kept ids', () => {
+    let reads = 0;
+    class CountingMap extends Map<number, number> {
+      override keys(): MapIterator<number> {
+        reads++;
+        return super.keys();
+      }
+    }
+    const map = new CountingMap(Array.from({ length: 1000 }, (_, i) => [i * 2, 1] as const));
+    const ids = new SortedIds();
+    ids.reset();
+    expect(ids.of(map)).toHaveLength(1000);
+    expect(reads).toBe(1);
+    map.delete(10);
+    ids.deleted(10);
+    map.set(11, 1);
+    ids.added(11);
+    const next = ids.of(map);
+    expect(reads).toBe(1);
+    expect([...next.subarray(4, 7)]).toEqual([8, 11, 12]);
   });
 });
