@@ -70,6 +70,8 @@ function withoutSorted(a: Float64Array, b: Float64Array): Float64Array {
     if (j < b.length && id === b[j]) j++;
     else out[k++] = id;
   }
+  // A broken report (a deleted id that was not kept) would leave zeros: a snapshot naming group 0.
+  if (j !== b.length) throw new Error('SortedIds: a deleted id was not among the kept ones');
   return out;
 }
 
@@ -85,6 +87,10 @@ function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
     if (x < y) {
       out[k++] = x;
       i++;
+    } else if (x === y) {
+      // A broken report (an added id that was kept already) would list a group twice: a snapshot
+      // the reader refuses. The compaction fails instead (abandoned: nothing written).
+      throw new Error(`SortedIds: group ${x} added while kept`);
     } else {
       out[k++] = y;
       j++;

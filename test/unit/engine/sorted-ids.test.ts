@@ -82,4 +82,18 @@ describe('SortedIds', () => {
     expect(reads).toBe(1);
     expect([...next.subarray(4, 7)]).toEqual([8, 11, 12]);
   });
+
+  it('throws on a report that breaks what it keeps, rather than give ids a snapshot could not hold', () => {
+    const map = new Map([[4, 1]]);
+    const twice = new SortedIds();
+    twice.reset();
+    twice.of(map);
+    twice.added(4); // 4 is kept already: the snapshot would list group 4 twice
+    expect(() => twice.of(map)).toThrow(/added while kept/);
+    const never = new SortedIds();
+    never.reset();
+    never.of(map);
+    never.deleted(9); // 9 was never kept: the array would end in a zero, a group 0 that is not there
+    expect(() => never.of(map)).toThrow(/not among the kept/);
+  });
 });
