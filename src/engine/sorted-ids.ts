@@ -45,13 +45,19 @@ export class SortedIds {
       this.#stale = false;
       return this.#sorted;
     }
-    if (this.#deleted.size > 0) {
-      this.#sorted = withoutSorted(this.#sorted, Float64Array.from(this.#deleted).sort());
-      this.#deleted.clear();
-    }
-    if (this.#added.size > 0) {
-      this.#sorted = mergeSorted(this.#sorted, Float64Array.from(this.#added).sort());
-      this.#added.clear();
+    try {
+      if (this.#deleted.size > 0) {
+        this.#sorted = withoutSorted(this.#sorted, Float64Array.from(this.#deleted).sort());
+        this.#deleted.clear();
+      }
+      if (this.#added.size > 0) {
+        this.#sorted = mergeSorted(this.#sorted, Float64Array.from(this.#added).sort());
+        this.#added.clear();
+      }
+    } catch (err) {
+      // Reported wrong (a bug): this call fails, and the next one sorts the map's own keys.
+      this.reset();
+      throw err;
     }
     return this.#sorted;
   }
