@@ -63,7 +63,8 @@ class MissingLogError extends CorruptionError {}
  * Corruption ({@link CorruptionError}) is anything a crash cannot produce: a damaged snapshot, a
  * damaged log header, damage followed by later writes, a torn tail in a log that is not the last
  * one unless the next log continues right after its last valid record (a restart after a crash
- * does exactly that), a gap in the sequence numbers, records that break Raft's rules (a term
+ * does exactly that) or the snapshot covers all its valid records (a retired log whose unlink a
+ * crash undid), a gap in the sequence numbers, records that break Raft's rules (a term
  * going down, two votes in one term), and files of another directory: a version-2 log or record
  * whose directory id is not this directory's, a version-1 log where this directory already moved
  * to version 2, or a snapshot whose `nextLog` is missing. Replay never skips over damage to an
@@ -196,8 +197,14 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
       // A torn tail is normal only in the log that was being written when the process died. An
       // older log may keep one if the restart after that crash started the next log right after
       // its last valid record: the torn bytes were never acknowledged and nothing refers to them.
+      // Or if the snapshot covers every valid record of it: such a log is one a compaction retired,
+      // and its unlink, like every unlink of a covered log, has no directory fsync of its own, so a
+      // crash can undo it while the unlink of the log that continued it stays done. Its torn bytes
+      // are never applied, and whatever came after them is in the snapshot or, past it, checked
+      // by the sequence (a gap is corruption) and by the snapshot's next log.
       const resumesAt = (scan.lastSeq ?? firstSeq - 1) + 1;
-      if (next.firstSeq !== resumesAt) {
+      const coveredBySnapshot = resumesAt - 1 <= covered;
+      if (next.firstSeq !== resumesAt && !coveredBySnapshot) {
         throw new CorruptionError(
           path,
           scan.end.offset,
