@@ -9,6 +9,7 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { median } from './lib/stats.js';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const MS = Number(process.argv[3] ?? 1500);
@@ -22,7 +23,7 @@ const fd = openSync(path, 'r+');
 const record = Buffer.alloc(48, 1);
 
 function run(gapUs) {
-  const latencies = [];
+  let busyMs = 0;
   let n = 0;
   const end = performance.now() + MS;
   while (performance.now() < end) {
@@ -31,14 +32,12 @@ function run(gapUs) {
     const t = performance.now();
     writeSync(fd, record, 0, 48, (n * 48) % (1 << 20));
     fdatasyncSync(fd);
-    latencies.push(performance.now() - t);
+    busyMs += performance.now() - t;
     n++;
   }
-  latencies.sort((a, b) => a - b);
-  return { rate: n / (MS / 1000), meanUs: (latencies.reduce((s, x) => s + x, 0) / n) * 1000 };
+  return { rate: n / (MS / 1000), meanUs: (busyMs / n) * 1000 };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
 const rows = GAPS_US.map(() => ({ ratio: [], mean: [] }));
 try {
   for (let round = 0; round < ROUNDS; round++) {
