@@ -65,7 +65,11 @@ export type RefusalReason =
   | 'not-a-directory'
   | 'needs-min-term'
   | 'no-term-left'
-  /** repair: a new-term repair of a directory holding groups other than 0 (exit 5). */
+  /**
+   * Never produced any more: printed by an earlier version that refused a multi-group directory in
+   * `compact` and a new-term `repair` (both now handle one). Kept so that the schemas, which only
+   * grow within a `schemaVersion`, still describe those documents.
+   */
   | 'multi-group';
 
 export interface RefusalJson {
