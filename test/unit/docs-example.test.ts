@@ -59,4 +59,4 @@ it('never grants two candidates a vote in the same term, even across a power cut
       },
     ),
   );
-});
+}, 30_000); // 100 runs take about a second, more than vitest's 5 s default on a busy CI machine
