@@ -86,7 +86,7 @@ export class Metadata {
     assertIdentity(metadataDir, recovered, identity);
     if (group !== undefined) {
       const state = recovered.groups.get(group);
-      const term = state?.currentTerm ?? recovered.removed.get(group) ?? 0;
+      const term = state?.currentTerm ?? recovered.removed.get(group) ?? recovered.floorTerm;
       const covered = group === 0 ? recovered.lastSeq : 0;
       return makeMetadata(metadataDir, term, state?.votedFor ?? NONE_SERVER_ID, covered);
     }

@@ -335,6 +335,11 @@ export interface GroupsJson {
   readonly termRange: { readonly min: number; readonly max: number } | null;
   /** The live groups with the highest terms (at most {@link HIGHEST_GROUPS}), highest first, ties by group. */
   readonly highest: readonly GroupTermJson[];
+  /**
+   * The term every group the snapshot does not list starts from, with no vote (0 unless a repair
+   * raised it: format.md, `floorTerm`); null when a node refuses to start.
+   */
+  readonly floorTerm: number | null;
 }
 
 /** How many groups the summary's `highest` lists. */
@@ -345,7 +350,16 @@ export function groupsJson(exam: Examination): GroupsJson {
   const recovered = exam.recovered;
   const base = { multiGroup: named.some((id) => id !== 0), named: named.length };
   if (recovered === undefined) {
-    return { ...base, loaded: false, live: null, removed: null, voted: null, termRange: null, highest: [] };
+    return {
+      ...base,
+      loaded: false,
+      live: null,
+      removed: null,
+      voted: null,
+      termRange: null,
+      highest: [],
+      floorTerm: null,
+    };
   }
   let voted = 0;
   let min = Number.POSITIVE_INFINITY;
@@ -366,6 +380,7 @@ export function groupsJson(exam: Examination): GroupsJson {
     voted,
     termRange: all.length === 0 ? null : { min, max },
     highest: all.slice(0, HIGHEST_GROUPS),
+    floorTerm: recovered.floorTerm,
   };
 }
 
@@ -379,7 +394,7 @@ export function groupStateJson(exam: Examination, group: number): GroupStateJson
   const tombstone = recovered.removed.get(group);
   if (tombstone !== undefined)
     return { group, status: 'removed', currentTerm: tombstone, votedFor: NONE_SERVER_ID, lastSeq };
-  return { group, status: 'none', currentTerm: 0, votedFor: NONE_SERVER_ID, lastSeq };
+  return { group, status: 'none', currentTerm: recovered.floorTerm, votedFor: NONE_SERVER_ID, lastSeq };
 }
 
 export interface RecordJson {
@@ -568,6 +583,8 @@ export interface GroupRepairsJson {
   /** The lowest and highest term the raised groups move to, or null. */
   readonly raisedTerms: { readonly min: number; readonly max: number } | null;
   readonly raisedGroups: readonly RaisedGroupJson[];
+  /** The repaired snapshot's floorTerm: the term of every group it does not list, no vote (0: none). */
+  readonly floorTerm: number;
 }
 
 export function groupRepairsJson(plan: RepairPlan): GroupRepairsJson | null {
@@ -588,5 +605,6 @@ export function groupRepairsJson(plan: RepairPlan): GroupRepairsJson | null {
       reason: g.reason ?? '',
       after: g.after,
     })),
+    floorTerm: plan.floorTerm,
   };
 }

@@ -354,6 +354,10 @@ export function groupsText(groups: GroupsJson): string {
     );
     lines.push(`highest: ${list.join(', ')}`);
   }
+  if ((groups.floorTerm ?? 0) > 0)
+    lines.push(
+      `every group not listed starts at term ${groups.floorTerm} with no vote (floorTerm, set by a repair)`,
+    );
   lines.push('`--group N` shows one group');
   return lines.join('\n');
 }
@@ -364,7 +368,9 @@ export function groupStateText(state: GroupStateJson): string {
     state.status === 'removed'
       ? ' (removed: a tombstone; it resumes at this term with no vote and cannot vote in it)'
       : state.status === 'none'
-        ? ' (never updated: term 0, no vote)'
+        ? state.currentTerm === 0
+          ? ' (never updated: term 0, no vote)'
+          : ' (not listed: it starts from the floor a repair set, with no vote, and may vote in this term)'
         : '';
   return `group ${state.group}: ${stateText(state)}${what}`;
 }

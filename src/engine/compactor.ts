@@ -344,6 +344,7 @@ export class Compactor {
         lastSeq,
         groups: table.live,
         removed: table.removed,
+        floorTerm: table.floorTerm,
       });
       this.#snapshotBytes = await writeSnapshotBytes(probe, dir, bytes);
     } catch (err) {

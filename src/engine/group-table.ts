@@ -25,10 +25,20 @@ export class GroupTable {
   /** The ids of {@link live} and {@link removed}, ascending, kept across snapshots. */
   readonly liveIds = new SortedIds();
   readonly removedIds = new SortedIds();
+  /**
+   * The term of every group neither map lists (no vote): the snapshot's `floorTerm`, set by a
+   * repair; 0 otherwise. Fixed for the table's life, and written into every snapshot of it.
+   */
+  readonly floorTerm: number;
+  /** The state {@link stateOf} gives a group neither map lists. */
+  readonly #unlisted: HardState;
   /** The snapshot being written, while it is: see {@link freeze}. */
   #frozen: FrozenTable | undefined;
 
-  constructor(live?: ReadonlyMap<number, HardState>, removed?: ReadonlyMap<number, number>) {
+  constructor(live?: ReadonlyMap<number, HardState>, removed?: ReadonlyMap<number, number>, floorTerm = 0) {
+    this.floorTerm = floorTerm;
+    this.#unlisted =
+      floorTerm === 0 ? FRESH : Object.freeze({ currentTerm: floorTerm, votedFor: NONE_SERVER_ID });
     this.live = new Map();
     for (const [id, s] of live ?? [])
       this.live.set(id, { status: 'live', currentTerm: s.currentTerm, votedFor: s.votedFor });
@@ -48,12 +58,15 @@ export class GroupTable {
     this.removedIds.reset();
   }
 
-  /** A group's state: live, or its tombstone's term with no vote, or term 0 with no vote. */
+  /**
+   * A group's state: live, or its tombstone's term with no vote, or {@link floorTerm} (0 unless a
+   * repair raised it) with no vote.
+   */
   stateOf(group: number): HardState {
     const live = this.live.get(group);
     if (live !== undefined) return live;
     const tombstone = this.removed.get(group);
-    return tombstone === undefined ? FRESH : { currentTerm: tombstone, votedFor: NONE_SERVER_ID };
+    return tombstone === undefined ? this.#unlisted : { currentTerm: tombstone, votedFor: NONE_SERVER_ID };
   }
 
   /**
@@ -119,6 +132,11 @@ export class FrozenTable {
   constructor(table: GroupTable, onThaw: () => void) {
     this.#table = table;
     this.#onThaw = onThaw;
+  }
+
+  /** The table's {@link GroupTable.floorTerm} (fixed for its life). */
+  get floorTerm(): number {
+    return this.#table.floorTerm;
   }
 
   /** @internal GroupTable.apply: saves a group's entries before their first change. */

@@ -32,6 +32,8 @@ export interface Resumed {
   readonly state: HardState;
   readonly groups: ReadonlyMap<number, HardState>;
   readonly removed: ReadonlyMap<number, number>;
+  /** The term of every group neither map lists (see RecoveredDirectory.floorTerm). */
+  readonly floorTerm: number;
   readonly lastSeq: number;
   /** The directory's id: recovered, or made now for a new or a format-v1 directory. */
   readonly directoryId: DirectoryId;
@@ -139,6 +141,7 @@ export async function resumeDirectory(fs: FileSystem, dir: string, options: Resu
       state: recovered.state,
       groups: recovered.groups,
       removed: recovered.removed,
+      floorTerm: recovered.floorTerm,
       lastSeq: recovered.lastSeq,
       directoryId,
       identity,

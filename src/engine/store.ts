@@ -128,7 +128,7 @@ export class MetadataStore {
       identity: valid.identity,
       multiGroup: true,
     });
-    const table = new GroupTable(resumed.groups, resumed.removed);
+    const table = new GroupTable(resumed.groups, resumed.removed, resumed.floorTerm);
     const store = new MetadataStore(given, resolved, fs, resumed.lock, table, resumed.lastSeq);
     store.#queue.writer = resumed.writer;
     const compactor = store.#core.startCompactor(fs, resolved, table, resumed, {
@@ -272,7 +272,8 @@ export class MetadataStore {
     const tombstone = this.#table.removed.get(id);
     if (tombstone !== undefined)
       return { status: 'removed', currentTerm: tombstone, votedFor: NONE_SERVER_ID };
-    return { status: 'fresh', currentTerm: 0, votedFor: NONE_SERVER_ID };
+    // Never updated, or not since a repair raised every group no file named: the table's floor.
+    return { status: 'fresh', currentTerm: this.#table.floorTerm, votedFor: NONE_SERVER_ID };
   }
 
   #enqueue(

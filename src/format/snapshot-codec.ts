@@ -24,8 +24,13 @@ import { logName } from './names.js';
  * - `groups`: `[group, currentTerm, votedFor]` of every live group, ascending by group
  *   (MetadataManager's single group is 0; a group still at term 0 with no vote is left out).
  * - `removed`: `[group, lastTerm]` of every removed group (tombstones), ascending.
+ * - `floorTerm` (present only when above 0, before `crc32`): the term every group that neither
+ *   `groups` nor `removed` lists starts from, with no vote. A repair sets it when a lost record may
+ *   have belonged to a group that no readable file names, so that such a group cannot vote again in
+ *   a term it may have voted in. A reader without this field's support sees a checksum mismatch.
  * - `crc32`: 8 lowercase hex digits, CRC-32 of the UTF-8 text of
- *   `JSON.stringify(["raft-metadata", 2, directoryId, identity, lastSeq, nextLog, groups, removed])`.
+ *   `JSON.stringify(["raft-metadata", 2, directoryId, identity, lastSeq, nextLog, groups, removed])`,
+ *   with `floorTerm` as a ninth element when present.
  *
  * Version 1 (0.1.0, and what `JSON.stringify(metadata)` gives, so that a snapshot written by hand
  * loads): `{"format":"raft-metadata","version":1,"currentTerm":5,"votedFor":101,"lastSeq":12,
@@ -47,6 +52,8 @@ export interface SnapshotContent {
   readonly groups: ReadonlyMap<number, HardState>;
   /** Removed groups and their last term. */
   readonly removed: ReadonlyMap<number, number>;
+  /** The term of every group neither map lists (no vote): 0 unless a repair raised it. */
+  readonly floorTerm: number;
 }
 
 /** What a version-2 snapshot holds, to be written. */
@@ -56,6 +63,8 @@ export interface SnapshotToWrite {
   readonly lastSeq: number;
   readonly groups: ReadonlyMap<number, HardState>;
   readonly removed: ReadonlyMap<number, number>;
+  /** See {@link SnapshotContent.floorTerm}; written only when above 0. */
+  readonly floorTerm: number;
 }
 
 /**
@@ -105,8 +114,11 @@ function checksumV2(
   nextLog: string,
   groups: readonly (readonly number[])[],
   removed: readonly (readonly number[])[],
+  floorTerm: number,
 ): string {
-  return hex(JSON.stringify([SNAPSHOT_FORMAT, 2, directoryId, identity, lastSeq, nextLog, groups, removed]));
+  const covered = [SNAPSHOT_FORMAT, 2, directoryId, identity, lastSeq, nextLog, groups, removed];
+  if (floorTerm > 0) covered.push(floorTerm);
+  return hex(JSON.stringify(covered));
 }
 
 /** The version-1 object for one group's state (the seed's hand-written snapshot). */
@@ -131,6 +143,7 @@ export function encodeSnapshot(content: SnapshotToWrite): Uint8Array {
   const nextLog = logName(content.lastSeq + 1);
   const groups = sortedEntries(content.groups).map(([id, s]) => [id, s.currentTerm, s.votedFor]);
   const removed = sortedEntries(content.removed).map(([id, term]) => [id, term]);
+  const { floorTerm } = content;
   const json = {
     format: SNAPSHOT_FORMAT,
     version: 2,
@@ -140,7 +153,8 @@ export function encodeSnapshot(content: SnapshotToWrite): Uint8Array {
     nextLog,
     groups,
     removed,
-    crc32: checksumV2(content.directoryId, identity, content.lastSeq, nextLog, groups, removed),
+    ...(floorTerm > 0 ? { floorTerm } : {}),
+    crc32: checksumV2(content.directoryId, identity, content.lastSeq, nextLog, groups, removed, floorTerm),
   };
   return new TextEncoder().encode(`${JSON.stringify(json)}\n`);
 }
@@ -221,7 +235,8 @@ export async function encodeSnapshotInSteps(content: SnapshotRowsToWrite): Promi
   const nextLog = JSON.stringify(logName(content.lastSeq + 1));
   const directoryId = JSON.stringify(content.directoryId);
   const comma = utf8.encode(',');
-  // What the checksum covers (see checksumV2): [format,2,directoryId,identity,lastSeq,nextLog,groups,removed]
+  const floor = content.floorTerm > 0 ? `,${content.floorTerm}` : '';
+  // What the checksum covers (see checksumV2): [format,2,directoryId,identity,lastSeq,nextLog,groups,removed(,floorTerm)]
   const crc = await crcInSteps([
     utf8.encode(
       `[${JSON.stringify(SNAPSHOT_FORMAT)},2,${directoryId},${identity},${content.lastSeq},${nextLog},`,
@@ -229,7 +244,7 @@ export async function encodeSnapshotInSteps(content: SnapshotRowsToWrite): Promi
     groups,
     comma,
     removed,
-    utf8.encode(']'),
+    utf8.encode(`${floor}]`),
   ]);
   return concatBytes([
     utf8.encode(
@@ -239,7 +254,7 @@ export async function encodeSnapshotInSteps(content: SnapshotRowsToWrite): Promi
     groups,
     utf8.encode(',"removed":'),
     removed,
-    utf8.encode(`,"crc32":"${crc}"}\n`),
+    utf8.encode(`${content.floorTerm > 0 ? `,"floorTerm":${content.floorTerm}` : ''},"crc32":"${crc}"}\n`),
   ]);
 }
 
@@ -298,7 +313,15 @@ function decodeV1(obj: Record<string, unknown>): SnapshotContent | SnapshotProbl
   }
   const groups = new Map<number, HardState>();
   if (currentTerm !== 0 || votedFor !== 0) groups.set(0, { currentTerm, votedFor });
-  return { version: 1, directoryId: undefined, identity: undefined, lastSeq, groups, removed: new Map() };
+  return {
+    version: 1,
+    directoryId: undefined,
+    identity: undefined,
+    lastSeq,
+    groups,
+    removed: new Map(),
+    floorTerm: 0,
+  };
 }
 
 /** Rows of `width` safe non-negative integers, strictly ascending by their first column. */
@@ -332,7 +355,11 @@ function decodeV2(obj: Record<string, unknown>): SnapshotContent | SnapshotProbl
       problem: 'groups and removed must be rows of safe non-negative integers, ascending by group',
     };
   }
-  if (obj.crc32 !== checksumV2(directoryId, identity, lastSeq, nextLog, groups, removed)) {
+  const floorTerm = obj.floorTerm ?? 0;
+  if (!isCount(floorTerm) || ('floorTerm' in obj && floorTerm === 0)) {
+    return { offset: 0, problem: 'floorTerm, when present, must be a safe integer above 0' };
+  }
+  if (obj.crc32 !== checksumV2(directoryId, identity, lastSeq, nextLog, groups, removed, floorTerm)) {
     return { offset: 0, problem: 'snapshot checksum mismatch' };
   }
   // Checked after the checksum: a whole, checksummed snapshot that breaks these was not written by
@@ -354,6 +381,7 @@ function decodeV2(obj: Record<string, unknown>): SnapshotContent | SnapshotProbl
     lastSeq,
     groups: live,
     removed: gone,
+    floorTerm,
   };
 }
 

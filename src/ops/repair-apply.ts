@@ -143,6 +143,7 @@ export async function applyRepair(
     lastSeq: after.lastSeq,
     groups: plan.groups,
     removed: plan.removed,
+    floorTerm: plan.floorTerm,
   });
 
   // 4. The old logs and the foreign files.
@@ -227,5 +228,7 @@ function groupMismatches(plan: RepairPlan, recovered: RecoveredDirectory): strin
         `group ${id} ${got === undefined ? 'is not removed' : `is removed at term ${got}`}, expected ${want === undefined ? 'not removed' : `removed at term ${want}`}`,
       );
   }
+  if (plan.floorTerm !== recovered.floorTerm)
+    out.push(`groups it does not list start from term ${recovered.floorTerm}, expected ${plan.floorTerm}`);
   return out;
 }

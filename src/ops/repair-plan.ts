@@ -79,6 +79,12 @@ export interface RepairPlan {
   readonly groups: ReadonlyMap<number, HardState>;
   /** Removed groups the snapshot keeps (`compact` only). */
   readonly removed: ReadonlyMap<number, number>;
+  /**
+   * The snapshot's `floorTerm`: the term every group it does not list starts from, with no vote
+   * (format.md). Kept as it is by a torn-tail repair; raised by a new-term repair of a multi-group
+   * directory when a lost record may have been the only one of a group no readable file names.
+   */
+  readonly floorTerm: number;
   /** The directory id and node identity the repaired directory keeps. */
   readonly keep: KeptIdentity;
   /** Groups other than 0 this directory's files hold (a multi-group store's directory). */
@@ -293,6 +299,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     after: undefined,
     groups: new Map(),
     removed: new Map(),
+    floorTerm: 0,
     createLog: undefined,
     needsMinTerm: false,
     backup: [],
@@ -320,6 +327,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
       after: { currentTerm: before.currentTerm, votedFor: before.votedFor, lastSeq: before.lastSeq },
       groups: recovered.groups,
       removed: recovered.removed,
+      floorTerm: recovered.floorTerm,
       createLog,
       needsMinTerm: false,
       backup: present,
@@ -395,6 +403,7 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     after: undefined,
     groups: new Map(),
     removed: new Map(),
+    floorTerm: 0,
     createLog: undefined,
     needsMinTerm: false,
     backup: present,
@@ -418,6 +427,9 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     after,
     groups: new Map([[0, { currentTerm: term, votedFor: NONE_SERVER_ID }]]),
     removed: new Map(),
+    // A single-group directory: no group but 0 to give a floor to (a floor is only ever written
+    // next to other groups, and they make the directory a multi-group one).
+    floorTerm: 0,
     createLog,
     needsMinTerm,
     backup: present,
@@ -466,6 +478,7 @@ function planMultiGroup(
       | 'after'
       | 'groups'
       | 'removed'
+      | 'floorTerm'
       | 'createLog'
       | 'needsMinTerm'
       | 'backup'
@@ -512,22 +525,39 @@ function planMultiGroup(
       );
     }
   }
-  if (exam.snapshot !== undefined && exam.snapshot.content === undefined) {
+  // A group no readable file names may still exist (its only record lost, or only a damaged
+  // snapshot held it): every group the new snapshot does not list starts from the floor, above
+  // every term any group shows and above the old floor, and at least --min-term.
+  const snapshotDamaged = exam.snapshot !== undefined && exam.snapshot.content === undefined;
+  const unseenRisk = snapshotDamaged || planned.highestHole > 0 || unproven !== undefined;
+  const oldFloor = exam.recovered?.floorTerm ?? exam.snapshot?.content?.floorTerm ?? 0;
+  const floorTerm = unseenRisk
+    ? Math.min(
+        Number.MAX_SAFE_INTEGER,
+        Math.max(options.minTerm ?? 0, oldFloor + 1, ...planned.groups.map((g) => g.highestTerm.value + 1)),
+      )
+    : oldFloor;
+  const unlisted = `resumes at term ${floorTerm} (the new snapshot's floorTerm, the term every group it does not list starts from), with no vote: safe unless such a group had reached term ${floorTerm} before. --min-term N raises that floor to at least N`;
+  if (snapshotDamaged) {
     warnings.push({
       code: 'unseen-groups',
       message:
-        exam.snapshot.unverifiedGroups !== undefined
-          ? `metadata.json is damaged: the ${exam.snapshot.unverifiedGroups.size} groups its JSON still names are in the repaired snapshot, each above the term claimed, with no vote; a group it held in a row the damage made unreadable is not, and resumes at term 0 with no vote. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.`
-          : 'metadata.json is damaged: groups that only it held (no readable record names them) are not in the repaired snapshot, and resume at term 0 with no vote. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.',
+        exam.snapshot?.unverifiedGroups !== undefined
+          ? `metadata.json is damaged: the ${exam.snapshot.unverifiedGroups.size} groups its JSON still names are in the repaired snapshot, each above the term claimed, with no vote; a group it held in a row the damage made unreadable is not, and ${unlisted}. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.`
+          : `metadata.json is damaged: groups that only it held (no readable record names them) are not in the repaired snapshot; each ${unlisted}. Check the list of groups against what this node should hold; restore metadata.json from a backup if one is missing.`,
     });
-  } else if (planned.highestHole > 0 || unproven !== undefined) {
+  } else if (unseenRisk) {
     warnings.push({
       code: 'unseen-groups',
-      message:
-        'A record the disk no longer shows may have been the only one of a group no readable file names: such a group is not in the repaired snapshot and resumes at term 0 with no vote. Check the list of groups against what this node should hold.',
+      message: `A record the disk no longer shows may have been the only one of a group no readable file names: such a group is not in the repaired snapshot, and ${unlisted}. Check the list of groups against what this node should hold.`,
     });
   }
-  const empty = { groups: new Map(), removed: new Map() };
+  if (floorTerm > oldFloor) {
+    reasons.push(
+      `Every group the new snapshot does not list starts from term ${floorTerm}, with no vote (its floorTerm${oldFloor > 0 ? `, raised from ${oldFloor}` : ''}): a group whose only record was lost, or that only the damaged snapshot held, cannot vote again in a term it may have voted in, unless it had reached term ${floorTerm}.`,
+    );
+  }
+  const empty = { groups: new Map(), removed: new Map(), floorTerm: 0 };
   if (planned.noTermLeft !== undefined) {
     return {
       ...base,
@@ -558,13 +588,15 @@ function planMultiGroup(
     `The new snapshot holds every group (${groups.size} live, ${removed.size} removed) and covers sequence number ${lastSeq}, ${taken ? `one above ${base.highestSeq.value}, the highest any file of this directory shows (so that the empty log after it takes no name already in use or named by the current snapshot)` : 'the highest any file of this directory shows'}, so no record that might survive anywhere can be replayed over it; an empty ${createLog} follows it, and the old logs are removed (after the backup).`,
     ctx.identityReason(),
   );
-  const group0 = groups.get(0) ?? { currentTerm: 0, votedFor: NONE_SERVER_ID };
+  // Group 0 not listed: it starts from the floor, like every group the snapshot does not list.
+  const group0 = groups.get(0) ?? { currentTerm: floorTerm, votedFor: NONE_SERVER_ID };
   return {
     ...base,
     strategy: 'new-term',
     after: { ...group0, lastSeq },
     groups,
     removed,
+    floorTerm,
     createLog,
     needsMinTerm: planned.needsMinTerm,
     groupRepairs: planned.groups,

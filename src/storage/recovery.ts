@@ -27,6 +27,11 @@ export interface RecoveredDirectory {
   readonly groups: ReadonlyMap<number, HardState>;
   /** Removed groups and their last term (tombstones). */
   readonly removed: ReadonlyMap<number, number>;
+  /**
+   * The term of every group that neither {@link groups} nor {@link removed} lists, with no vote: the
+   * snapshot's `floorTerm` (set by a repair), 0 without one.
+   */
+  readonly floorTerm: number;
   /** Sequence number of the last record the state includes (the snapshot's, if no record follows). */
   readonly lastSeq: number;
   /** The snapshot, if there is one. */
@@ -102,6 +107,7 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
         state: FRESH,
         groups: new Map(),
         removed: new Map(),
+        floorTerm: 0,
         lastSeq: 0,
         snapshot: undefined,
         logs: [],
@@ -217,9 +223,10 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
   if (snapshot?.version === 2) assertNextLog(dir, snapshot, logs);
   const groups = replay.groups;
   return {
-    state: groups.get(0) ?? FRESH,
+    state: groups.get(0) ?? replay.unlisted,
     groups,
     removed: replay.removed,
+    floorTerm: replay.unlisted.currentTerm,
     lastSeq,
     snapshot,
     logs,
@@ -272,6 +279,8 @@ interface ReplayState {
 class GroupReplay {
   readonly groups: Map<number, ReplayState>;
   readonly removed: Map<number, number>;
+  /** The state of a group neither map lists: term 0, or the snapshot's `floorTerm`; no vote. */
+  readonly unlisted: HardState;
 
   constructor(snapshot: SnapshotContent | undefined) {
     this.groups = new Map();
@@ -279,6 +288,8 @@ class GroupReplay {
       this.groups.set(id, { currentTerm: state.currentTerm, votedFor: state.votedFor });
     }
     this.removed = new Map(snapshot?.removed);
+    const floorTerm = snapshot?.floorTerm ?? 0;
+    this.unlisted = floorTerm === 0 ? FRESH : Object.freeze(termOnly(floorTerm));
   }
 
   /**
@@ -290,7 +301,7 @@ class GroupReplay {
     const { group } = record;
     const live = this.groups.get(group);
     const tombstone = live === undefined && this.removed.size > 0 ? this.removed.get(group) : undefined;
-    const state = live ?? (tombstone === undefined ? FRESH : termOnly(tombstone));
+    const state = live ?? (tombstone === undefined ? this.unlisted : termOnly(tombstone));
     const problem = ruleProblem(state, record, record.kind, tombstone, live !== undefined);
     if (problem !== undefined) {
       throw new CorruptionError(file, offset, group === 0 ? problem : `group ${group}: ${problem}`);

@@ -35,6 +35,7 @@ const SUMMARY = {
     { group: 5, currentTerm: 4, votedFor: 0 },
     { group: 0, currentTerm: 2, votedFor: 1 },
   ],
+  floorTerm: 0,
 };
 
 describe.concurrent('inspect, verify, dump on a multi-group directory', () => {
@@ -166,6 +167,7 @@ describe.concurrent('inspect, verify, dump on a multi-group directory', () => {
       voted: 1,
       termRange: { min: 7, max: 7 },
       highest: [{ group: 0, currentTerm: 7, votedFor: 1 }],
+      floorTerm: 0,
     });
     // --group 0 works on any directory.
     expect((await cliJson('verify', '--group', '0', dir)).json.group).toMatchObject({
@@ -308,6 +310,11 @@ describe.concurrent('repair on a multi-group directory: per group, never a vote 
       [4, 2, 0], // its record after the snapshot proves it: kept
     ]);
     expect(await Metadata.load(dir, { group: 3 })).toMatchObject({ currentTerm: 6, votedFor: 0 });
+    // A group only an unreadable row may have held: above every term seen (group 2's claimed 8),
+    // at least --min-term, no vote.
+    expect(await Metadata.load(dir, { group: 99 })).toMatchObject({ currentTerm: 9, votedFor: 0 });
+    expect((await cliJson('inspect', dir)).json.groups).toMatchObject({ floorTerm: 9 });
+    expect(json.groupRepairs).toMatchObject({ floorTerm: 9 });
     const reopened = await MetadataStore.open(dir, { flushIntervalMs: 0 });
     try {
       expect(reopened.groups()).toEqual([1, 2, 4]); // 3 stays removed

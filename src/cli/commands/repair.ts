@@ -299,7 +299,8 @@ function groupsWritten(plan: RepairPlan): string {
       : range.min === range.max
         ? ` to term ${range.max}`
         : ` to terms ${range.min}..${range.max}`;
-  return `${plural(plan.groups.size, 'live group')} and ${plural(plan.removed.size, 'tombstone')} (${json.kept} kept as they are, ${json.raised} raised${to} with no vote)`;
+  const floor = plan.floorTerm > 0 ? `; every group not listed at term ${plan.floorTerm}, no vote` : '';
+  return `${plural(plan.groups.size, 'live group')} and ${plural(plan.removed.size, 'tombstone')} (${json.kept} kept as they are, ${json.raised} raised${to} with no vote${floor})`;
 }
 
 /** How many raised groups the text lists one per line. */

@@ -234,6 +234,7 @@ describe('format: the snapshot', () => {
       lastSeq: 2,
       groups: new Map([[0, { currentTerm: 5, votedFor: 101 }]]),
       removed: new Map<number, number>(),
+      floorTerm: 0,
     };
     expect(decodeSnapshot(utf8(GOLDEN_V2_SNAPSHOT))).toEqual({ version: 2, ...content });
     expect(text(encodeSnapshot(content))).toBe(GOLDEN_V2_SNAPSHOT);
@@ -243,6 +244,7 @@ describe('format: the snapshot', () => {
       lastSeq: 0,
       groups: new Map(),
       removed: new Map(),
+      floorTerm: 0,
     };
     expect(text(encodeSnapshot(bare))).toBe(GOLDEN_V2_SNAPSHOT_BARE);
     expect(decodeSnapshot(utf8(GOLDEN_V2_SNAPSHOT_BARE))).toEqual({ version: 2, ...bare });
@@ -256,6 +258,7 @@ describe('format: the snapshot', () => {
       lastSeq: 2,
       groups: new Map([[0, { currentTerm: 5, votedFor: 101 }]]),
       removed: new Map(),
+      floorTerm: 0,
     });
     expect(`${JSON.stringify(snapshotJsonV1({ currentTerm: 5, votedFor: 101, lastSeq: 2 }))}\n`).toBe(
       GOLDEN_V1_SNAPSHOT,

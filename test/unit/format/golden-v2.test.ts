@@ -69,6 +69,7 @@ describe('format v2 golden bytes (docs/format.md)', () => {
       lastSeq: 2,
       groups: new Map([[0, { currentTerm: 5, votedFor: 101 }]]),
       removed: new Map(),
+      floorTerm: 0,
     });
     if ('problem' in decoded) throw new Error('unreachable');
     expect(new TextDecoder().decode(encodeSnapshot({ ...decoded, directoryId: ID }))).toBe(`${text}\n`);

@@ -37,7 +37,8 @@ describe('encodeSnapshotInSteps (the compactor encodes big snapshots a few thous
         count,
         fc.uniqueArray(fc.tuple(count, count, count), { selector: (r) => r[0], maxLength: 50 }),
         fc.uniqueArray(fc.tuple(count, count), { selector: (r) => r[0], maxLength: 20 }),
-        async (directoryId, who, lastSeq, groupRows, removedRows) => {
+        fc.oneof(fc.constant(0), count),
+        async (directoryId, who, lastSeq, groupRows, removedRows, floorTerm) => {
           const removed = new Map(
             removedRows.filter(([g]) => !groupRows.some((r) => r[0] === g)).map(([g, t]) => [g, t]),
           );
@@ -47,11 +48,12 @@ describe('encodeSnapshotInSteps (the compactor encodes big snapshots a few thous
             lastSeq: Math.min(lastSeq, Number.MAX_SAFE_INTEGER - 1),
             groups: new Map(groupRows.map(([g, t, v]) => [g, { currentTerm: t, votedFor: v }])),
             removed,
+            floorTerm,
           };
           const steps = await inSteps(content);
           expect(new TextDecoder().decode(steps)).toBe(new TextDecoder().decode(encodeSnapshot(content)));
           const decoded = decodeSnapshot(steps);
-          expect(decoded).toMatchObject({ version: 2, directoryId, lastSeq: content.lastSeq });
+          expect(decoded).toMatchObject({ version: 2, directoryId, lastSeq: content.lastSeq, floorTerm });
         },
       ),
     );
@@ -71,6 +73,7 @@ describe('encodeSnapshotInSteps (the compactor encodes big snapshots a few thous
         lastSeq: max - 1,
         groups,
         removed,
+        floorTerm: 0,
       };
       expect(new TextDecoder().decode(await inSteps(content))).toBe(
         new TextDecoder().decode(encodeSnapshot(content)),
@@ -88,6 +91,7 @@ describe('encodeSnapshotInSteps (the compactor encodes big snapshots a few thous
       lastSeq: 123_456,
       groups,
       removed: new Map([[3, 9]]),
+      floorTerm: 17,
     };
     expect(await inSteps(content)).toEqual(encodeSnapshot(content));
   });

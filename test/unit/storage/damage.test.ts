@@ -269,6 +269,7 @@ describe('compaction crash states', () => {
         lastSeq: 3,
         groups: new Map([[0, { currentTerm: 3, votedFor: 0 }]]),
         removed: new Map(),
+        floorTerm: 0,
       }),
     );
     await expectCorrupt(dir, path, 0);

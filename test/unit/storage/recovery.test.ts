@@ -50,7 +50,7 @@ function snap(
 ): SnapshotToWrite {
   const groups = new Map<number, { currentTerm: number; votedFor: number }>();
   if (currentTerm !== 0 || votedFor !== 0) groups.set(0, { currentTerm, votedFor });
-  return { directoryId: DIR_ID, identity, lastSeq, groups, removed: new Map() };
+  return { directoryId: DIR_ID, identity, lastSeq, groups, removed: new Map(), floorTerm: 0 };
 }
 /** What recovery reports as the snapshot for `written`. */
 const asRead = (written: SnapshotToWrite): SnapshotContent => ({ version: 2, ...written });
@@ -109,6 +109,7 @@ const NOTHING = {
   state: { currentTerm: 0, votedFor: 0 },
   groups: new Map(),
   removed: new Map(),
+  floorTerm: 0,
   lastSeq: 0,
   snapshot: undefined,
   logs: [],

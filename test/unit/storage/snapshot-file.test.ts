@@ -28,6 +28,7 @@ function snapshot(currentTerm: number, votedFor: number, lastSeq: number): Snaps
     lastSeq,
     groups: new Map([[0, { currentTerm, votedFor }]]),
     removed: new Map(),
+    floorTerm: 0,
   };
 }
 /** What readSnapshot gives back for `written`. */
@@ -166,6 +167,7 @@ describe('readSnapshot', () => {
       lastSeq: 9,
       groups: new Map([[0, { currentTerm: 6, votedFor: 1 }]]),
       removed: new Map(),
+      floorTerm: 0,
     });
   });
 
