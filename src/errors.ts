@@ -175,16 +175,26 @@ export class IdentityMismatchError extends MetadataError {
  */
 export class MultiGroupDirectoryError extends MetadataError {
   readonly dir: string;
+  /** The groups other than 0 it holds, live or removed, ascending (empty when only group 0 is removed). */
   readonly groups: readonly number[];
+  /** The term group 0 was removed in, when a MetadataStore removed it (a tombstone); else undefined. */
+  readonly removedGroup0Term: number | undefined;
 
-  constructor(dir: string, groups: readonly number[]) {
+  constructor(dir: string, groups: readonly number[], removedGroup0Term?: number) {
     const shown = groups.slice(0, 5).join(', ') + (groups.length > 5 ? ', ...' : '');
+    const what = [
+      ...(groups.length > 0 ? [`${groups.length} group(s) other than 0 (${shown})`] : []),
+      ...(removedGroup0Term !== undefined
+        ? [`group 0 removed in term ${removedGroup0Term} (a tombstone only MetadataStore keeps)`]
+        : []),
+    ].join(' and ');
     super(
       'ERR_MULTI_GROUP_DIRECTORY',
-      `${dir} holds ${groups.length} group(s) other than 0 (${shown}): open it with MetadataStore, or pass { group } to Metadata.load`,
+      `${dir} holds ${what}: open it with MetadataStore, or pass { group } to Metadata.load`,
     );
     this.dir = dir;
     this.groups = groups;
+    this.removedGroup0Term = removedGroup0Term;
   }
 }
 

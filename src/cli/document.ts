@@ -10,6 +10,7 @@ import {
   type ForeignReason,
   type FormatSummary,
   groupsNamed,
+  isMultiGroup,
   type Verdict,
 } from '../ops/examine.js';
 import type { RepairPlan } from '../ops/repair-plan.js';
@@ -348,7 +349,7 @@ export const HIGHEST_GROUPS = 5;
 export function groupsJson(exam: Examination): GroupsJson {
   const named = groupsNamed(exam);
   const recovered = exam.recovered;
-  const base = { multiGroup: named.some((id) => id !== 0), named: named.length };
+  const base = { multiGroup: isMultiGroup(exam), named: named.length };
   if (recovered === undefined) {
     return {
       ...base,

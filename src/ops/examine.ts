@@ -5,6 +5,7 @@ import { logFiles, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js'
 import type { LogHeader } from '../format/record.js';
 import type { FileSystem } from '../fs/types.js';
 import type { NodeIdentity } from '../identity.js';
+import { RecordKind } from '../state.js';
 import { type LockStatus, lockStatus } from '../storage/lock.js';
 import { type LogScan, readHeader, scanLog } from '../storage/log-reader.js';
 import { type RecoveredDirectory, recoverDirectory } from '../storage/recovery.js';
@@ -435,7 +436,15 @@ export function groupsNamed(exam: Examination): number[] {
   return [...groups].sort((a, b) => a - b);
 }
 
-/** Whether the directory holds groups other than 0 (written by a multi-group `MetadataStore`). */
+/**
+ * Whether the directory is a multi-group `MetadataStore`'s: it names groups other than 0, or group 0
+ * removed (a tombstone, in the snapshot or in a removal record), which only a store keeps.
+ */
 export function isMultiGroup(exam: Examination): boolean {
-  return groupsNamed(exam).some((id) => id !== 0);
+  if (groupsNamed(exam).some((id) => id !== 0)) return true;
+  if (exam.recovered?.removed.has(0) === true) return true;
+  for (const snap of [exam.snapshot, exam.snapshotTemp]) if (snap?.content?.removed.has(0) === true) return true;
+  return exam.logs.some(
+    (log) => log.foreign === undefined && log.salvage.records.some((r) => r.kind === RecordKind.Remove),
+  );
 }

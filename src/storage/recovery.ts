@@ -222,8 +222,10 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
   }
   if (snapshot?.version === 2) assertNextLog(dir, snapshot, logs);
   const groups = replay.groups;
+  const removedZero = replay.removed.get(0);
   return {
-    state: groups.get(0) ?? replay.unlisted,
+    // A removed group 0 (only a MetadataStore removes it) is at its tombstone's term, never term 0.
+    state: groups.get(0) ?? (removedZero === undefined ? replay.unlisted : termOnly(removedZero)),
     groups,
     removed: replay.removed,
     floorTerm: replay.unlisted.currentTerm,
@@ -371,12 +373,18 @@ export function assertIdentity(
   }
 }
 
-/** The single-group APIs' check: `ERR_MULTI_GROUP_DIRECTORY` when any group other than 0 is live or removed. */
+/**
+ * The single-group APIs' check: `ERR_MULTI_GROUP_DIRECTORY` when any group other than 0 is live or
+ * removed, or group 0 is removed. A tombstone is a MetadataStore's state (no vote in its term, ever)
+ * that MetadataManager cannot keep: opened as a manager, group 0 would be at its term with a vote
+ * allowed there, or, at a compaction, lose the tombstone altogether.
+ */
 export function assertSingleGroup(dir: string, recovered: RecoveredDirectory): void {
   const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
-  if (others.length > 0)
+  if (others.length > 0 || recovered.removed.has(0))
     throw new MultiGroupDirectoryError(
       dir,
       others.sort((a, b) => a - b),
+      recovered.removed.get(0),
     );
 }
