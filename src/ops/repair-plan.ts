@@ -196,6 +196,16 @@ function unprovenEnd(
   if (content?.version === 2 && !own.some((log) => log.nameFirstSeq === content.lastSeq + 1)) {
     return `the snapshot names ${logName(content.lastSeq + 1)} as the log after seq ${content.lastSeq}, and it is missing: updates acknowledged after the snapshot may be lost`;
   }
+  // Every log of a version-2 directory is created whole (header and zeros fsynced under a temp
+  // name, then renamed): one with no readable header and no readable record was cut short, zeroed
+  // or replaced, and the records it held (and their terms) are lost with it.
+  const emptied =
+    content?.version === 2
+      ? own.find((log) => log.salvage.header === undefined && log.salvage.records.length === 0)
+      : undefined;
+  if (emptied !== undefined) {
+    return `${emptied.name} has no readable header and no readable record (${emptied.salvage.size} bytes: cut short, zeroed or replaced), so the records it held are lost`;
+  }
   if (snapshot !== undefined && snapshot.content === undefined && own.length === 0) {
     return 'the snapshot is damaged and no log follows it';
   }

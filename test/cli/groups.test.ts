@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metadata, MetadataStore } from '../../src/index.js';
@@ -322,6 +322,33 @@ describe.concurrent('repair on a multi-group directory: per group, never a vote 
       await reopened.close();
     }
   });
+
+  for (const length of [0, 20, 47]) {
+    it(`the log the snapshot names cut to ${length} bytes (no header left): nothing is proven, --min-term is needed`, async () => {
+      const dir = join(tempDir(), 'meta');
+      const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+      try {
+        await store.group(1).updateCurrentTerm(3);
+        await store.group(2).updateCurrentTerm(4);
+        await store.sync(); // the snapshot: group 1 at 3, group 2 at 4; its next log follows
+        await store.group(1).updateVotedFor(9); // acknowledged, in the log only
+        await store.group(2).updateCurrentTerm(40);
+      } finally {
+        await store.close();
+      }
+      truncateSync(newestLog(dir), length);
+      expect((await cli('verify', dir)).code).toBe(2);
+      const refused = await cliJson('repair', '--yes', dir);
+      expect(refused.code).toBe(5);
+      expect(refused.json).toMatchObject({ needsMinTerm: true, refusal: { reason: 'needs-min-term' } });
+      const { code } = await cliJson('repair', '--yes', '--min-term', '41', dir);
+      expect(code).toBe(0);
+      // Never the snapshot's older state (group 1 without its vote in term 3, group 2 at term 4).
+      for (const g of [1, 2]) {
+        expect(await Metadata.load(dir, { group: g })).toMatchObject({ currentTerm: 41, votedFor: 0 });
+      }
+    });
+  }
 
   it('corrupt, every group with a record after the damage: all proven, nothing raised, no --min-term', async () => {
     const dir = join(tempDir(), 'meta');
