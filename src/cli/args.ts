@@ -94,7 +94,8 @@ export function integerOption(
   if (value === undefined) return undefined;
   const text = String(value);
   const n = Number(text);
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+  // Digits only: `-0` (and any sign) is refused like `-1`, not read as 0.
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
     throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`, command);
   }
   return n;

@@ -81,9 +81,11 @@ describe.concurrent('inspect, verify, dump on a multi-group directory', () => {
       expect(json.group).toEqual(expected);
       expect(json.groups).toEqual(SUMMARY);
     }
-    const bad = await cli('inspect', '--group', '-1', dir);
-    expect(bad.code).toBe(64);
-    expect(bad.stderr).toContain('--group must be an integer >= 0');
+    for (const text of ['-1', '-0', '+1', '1e3']) {
+      const bad = await cli('inspect', '--group', text, dir);
+      expect(bad.code).toBe(64);
+      expect(bad.stderr).toContain('--group must be an integer >= 0');
+    }
   });
 
   it('verify: the summary, or one group with --group N; exit codes as ever', async () => {
