@@ -12,8 +12,11 @@ import { type DirectoryId, directoryIdBytes, directoryIdFromBytes } from './dire
  *   0  8  magic "RAFTMWAL"
  *   8  4  format version (2)
  *  12  4  record size (48)
- *  16  8  reserved, zero (the first sequence number is in the file name, `log-<first seq>.wal`: a
- *         header without it can be written, and fdatasynced, before the log's name is chosen)
+ *  16  8  created size (u64): the file's size when it was created, header and preallocated zeros;
+ *         0 when not recorded (logs written before this field, or by hand). A log only grows, so a
+ *         file shorter than this was cut short by something other than a crash. (The first sequence
+ *         number is in the file name, `log-<first seq>.wal`: a header without it can be written,
+ *         and fdatasynced, before the log's name is chosen.)
  *  24 16  directory id (random, made when the directory was created)
  *  40  4  reserved, zero
  *  44  4  CRC-32 of bytes 0..43
@@ -80,6 +83,11 @@ export interface LogHeader {
   readonly firstSeq: number | undefined;
   /** The directory the log belongs to; undefined for version 1, which has none. */
   readonly directoryId: DirectoryId | undefined;
+  /**
+   * Version 2: the file's size when it was created (header and preallocated zeros); undefined when
+   * the header does not record it (0: a log written before the field existed, or version 1).
+   */
+  readonly createdSize?: number | undefined;
 }
 
 export interface LogRecord {
@@ -116,13 +124,19 @@ export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** A version-2 header for a log of `directoryId` (the same for every log of the directory). */
-export function encodeHeader(directoryId: DirectoryId): Uint8Array {
+/**
+ * A version-2 header for a log of `directoryId`, created `createdSize` bytes long (header and
+ * preallocated zeros; 0: not recorded).
+ */
+export function encodeHeader(directoryId: DirectoryId, createdSize = 0): Uint8Array {
+  if (!Number.isSafeInteger(createdSize) || (createdSize !== 0 && createdSize < LAYOUT_V2.headerSize))
+    throw new RangeError(`encodeHeader: created size ${createdSize} is not 0 or at least a header`);
   const bytes = new Uint8Array(LAYOUT_V2.headerSize);
   const view = viewOf(bytes);
   bytes.set(new TextEncoder().encode(LOG_MAGIC), 0);
   view.setUint32(8, LAYOUT_V2.version, true);
   view.setUint32(12, LAYOUT_V2.recordSize, true);
+  writeU64(view, 16, createdSize);
   bytes.set(directoryIdBytes(directoryId), 24);
   view.setUint32(44, crc32(bytes.subarray(0, 44)), true);
   return bytes;
@@ -186,10 +200,19 @@ export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem:
   if (recordSize !== layout.recordSize)
     return problem(HeaderProblem.RecordSize, `unexpected record size ${recordSize}`);
   if (layout.version === 2) {
-    if (view.getUint32(16, true) !== 0 || view.getUint32(20, true) !== 0 || view.getUint32(40, true) !== 0) {
+    if (view.getUint32(40, true) !== 0) {
       return problem(HeaderProblem.Reserved, 'reserved header bytes are not zero');
     }
-    return { layout, firstSeq: undefined, directoryId: directoryIdFromBytes(head.subarray(24, 40)) };
+    const createdSize = readU64(view, 16);
+    if (createdSize < 0 || (createdSize !== 0 && createdSize < layout.headerSize)) {
+      return problem(HeaderProblem.Reserved, `invalid created size in the header`);
+    }
+    return {
+      layout,
+      firstSeq: undefined,
+      directoryId: directoryIdFromBytes(head.subarray(24, 40)),
+      createdSize: createdSize === 0 ? undefined : createdSize,
+    };
   }
   const firstSeq = readU64(view, 16);
   if (firstSeq < 1) return problem(HeaderProblem.FirstSeq, 'invalid first sequence number');

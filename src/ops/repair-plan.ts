@@ -203,6 +203,12 @@ function unprovenEnd(
     content?.version === 2
       ? own.find((log) => log.salvage.header === undefined && log.salvage.records.length === 0)
       : undefined;
+  // A header that records the size its log was created with, over a file shorter than that: cut
+  // short (a log only grows), and the records past the cut are lost.
+  const cut = own.find((log) => (log.salvage.header?.createdSize ?? 0) > log.salvage.size);
+  if (cut !== undefined) {
+    return `${cut.name} was cut short: ${cut.salvage.size} of the ${cut.salvage.header?.createdSize} bytes it was created with remain, so records past byte ${cut.salvage.size} may be lost`;
+  }
   if (emptied !== undefined) {
     return `${emptied.name} has no readable header and no readable record (${emptied.salvage.size} bytes: cut short, zeroed or replaced), so the records it held are lost`;
   }

@@ -81,6 +81,16 @@ export async function scanLog(
 
     // Before any record: the caller may refuse the whole log by its header (another directory's).
     onHeader?.(decoded);
+    // A log is created whole (header and zeros, fsynced under a temp name, then renamed) and only
+    // grows: no crash leaves it shorter than the size its header records. Shorter, it was cut (a
+    // bad copy, a truncate), and records past the cut may have been acknowledged.
+    if (decoded.createdSize !== undefined && fileSize < decoded.createdSize) {
+      throw new CorruptionError(
+        path,
+        fileSize,
+        `log cut short: ${fileSize} bytes, but it was created with ${decoded.createdSize} (header and preallocated zeros), and a log only grows; records past byte ${fileSize} may be lost`,
+      );
+    }
     const startSeq = decoded.firstSeq ?? nameFirstSeq;
     let lastSeq = startSeq - 1;
     let recordCount = 0;

@@ -89,7 +89,8 @@ export class LogWriter {
     const handle = await fs.open(temp, 'create');
     try {
       const initial = new Uint8Array(HEADER_SIZE + preallocate);
-      initial.set(encodeHeader(directoryId), 0);
+      // The header records the file's size at creation: the reader refuses a log cut shorter.
+      initial.set(encodeHeader(directoryId, initial.byteLength), 0);
       // Crash before this fdatasync: the temp file is partial or missing; the reader ignores
       // `.tmp` files and the next creation replaces it. No record was written yet.
       await handle.writeDurable(initial, 0);
@@ -125,7 +126,7 @@ export class LogWriter {
       // ignores and the next prepare replaces. A plain write and fsync (libuv's thread pool), not
       // writeDurable: the I/O thread stays free for the appends that go on meanwhile.
       const initial = new Uint8Array(HEADER_SIZE + preallocate);
-      initial.set(encodeHeader(directoryId), 0);
+      initial.set(encodeHeader(directoryId, initial.byteLength), 0);
       await handle.write(initial, 0);
       await handle.sync();
     } catch (err) {
@@ -166,7 +167,7 @@ export class LogWriter {
         const length = Math.min(ZERO_CHUNK_BYTES, size - at);
         if (at === 0) {
           const first = new Uint8Array(length);
-          first.set(encodeHeader(directoryId), 0);
+          first.set(encodeHeader(directoryId, size), 0);
           await handle.write(first, 0);
         } else {
           await handle.write(ZERO_CHUNK.subarray(0, length), at);

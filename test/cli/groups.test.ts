@@ -325,6 +325,32 @@ describe.concurrent('repair on a multi-group directory: per group, never a vote 
     }
   });
 
+  for (const length of [48, 96, 120]) {
+    it(`a log cut to ${length} bytes, short of the size it was created with: refused, then raised with --min-term`, async () => {
+      const dir = join(tempDir(), 'meta');
+      const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+      try {
+        await store.group(1).updateCurrentTerm(3);
+        await store.sync();
+        await store.group(1).updateVotedFor(9); // seq 2, byte 48 of the new log
+        await store.group(2).updateCurrentTerm(40); // seq 3, byte 96
+        await store.group(2).updateVotedFor(1); // seq 4, byte 144
+      } finally {
+        await store.close();
+      }
+      truncateSync(newestLog(dir), length);
+      const verify = await cli('verify', dir);
+      expect(verify.code).toBe(2);
+      expect(verify.stdout).toContain('log cut short');
+      const refused = await cliJson('repair', '--yes', dir);
+      expect(refused.json).toMatchObject({ needsMinTerm: true, refusal: { reason: 'needs-min-term' } });
+      expect((await cliJson('repair', '--yes', '--min-term', '41', dir)).code).toBe(0);
+      for (const g of [1, 2]) {
+        expect(await Metadata.load(dir, { group: g })).toMatchObject({ currentTerm: 41, votedFor: 0 });
+      }
+    });
+  }
+
   for (const length of [0, 20, 47]) {
     it(`the log the snapshot names cut to ${length} bytes (no header left): nothing is proven, --min-term is needed`, async () => {
       const dir = join(tempDir(), 'meta');

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DirectoryId } from '../../../src/format/directory-id.js';
-import { decodeHeader, LAYOUT_V2, RecordDecoder, RecordEncoder } from '../../../src/format/record.js';
+import {
+  decodeHeader,
+  encodeHeader,
+  LAYOUT_V2,
+  RecordDecoder,
+  RecordEncoder,
+} from '../../../src/format/record.js';
 import { decodeSnapshot, encodeSnapshot } from '../../../src/format/snapshot-codec.js';
 
 /** The golden bytes of docs/format.md, read from the page itself, so the page and the code cannot drift. */
@@ -26,7 +32,25 @@ describe('format v2 golden bytes (docs/format.md)', () => {
   it('the header decodes: version 2, no sequence number (the name has it), the directory id', () => {
     expect(log.byteLength).toBe(48 * 3);
     const header = decodeHeader(log);
-    expect(header).toEqual({ layout: LAYOUT_V2, firstSeq: undefined, directoryId: ID });
+    // Written before the header recorded its created size: bytes 16..23 are zero, no size.
+    expect(header).toEqual({
+      layout: LAYOUT_V2,
+      firstSeq: undefined,
+      directoryId: ID,
+      createdSize: undefined,
+    });
+  });
+
+  it('the header as this version writes it: the created size at byte 16, encoded back byte for byte', () => {
+    const header = hexDump('as this version writes it');
+    expect(header.byteLength).toBe(48);
+    expect(decodeHeader(header)).toEqual({
+      layout: LAYOUT_V2,
+      firstSeq: undefined,
+      directoryId: ID,
+      createdSize: 262_176,
+    });
+    expect(encodeHeader(ID, 262_176)).toEqual(header);
   });
 
   it('the records decode and encode back byte for byte', () => {

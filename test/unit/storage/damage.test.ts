@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DirectoryId } from '../../../src/format/directory-id.js';
 import type { LogRecord } from '../../../src/format/record.js';
+import { encodeHeader } from '../../../src/format/record.js';
 import { encodeSnapshot, snapshotJsonV1 } from '../../../src/format/snapshot-codec.js';
 import { Metadata, MetadataManager } from '../../../src/index.js';
 import { RecordKind } from '../../../src/state.js';
@@ -69,11 +70,27 @@ async function expectTornThenAppend(dir: string, expectedTerm: number): Promise<
 }
 
 describe('torn last record', () => {
-  it('a record cut short at the end of the file is dropped', async () => {
+  it('a record cut short at the end of a log whose header records no created size is dropped', async () => {
+    // A log written before the header recorded its size (or one that grew past it, where a torn
+    // write can end the file mid-record): the cut record is a torn tail.
     const dir = await logWithTerms(3);
+    writeAt(logFile(dir), 0, encodeHeader(directoryIdOf(dir), 0));
     truncateFile(logFile(dir), recordAt(2) + 10);
     await expectTornThenAppend(dir, 2);
   });
+
+  for (const [what, cut] of [
+    ['at a record boundary', recordAt(1)],
+    ['inside a record', recordAt(1) + 10],
+    ['to its header', HEADER_SIZE],
+  ] as const) {
+    it(`a log cut shorter than its created size ${what} is corruption, never a torn tail or a clean end`, async () => {
+      const dir = await logWithTerms(3);
+      truncateFile(logFile(dir), cut);
+      await expectCorrupt(dir, logFile(dir), cut);
+      await expect(Metadata.load(dir)).rejects.toThrow('log cut short');
+    });
+  }
 
   it('a last record followed by zeros (its write never landed) is dropped', async () => {
     const dir = await logWithTerms(3);

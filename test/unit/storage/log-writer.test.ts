@@ -92,7 +92,8 @@ describe('LogWriter.create', () => {
       { op: 'size', path: PATH, dest: u, mode: u, position: u, length: u, error: u },
     ]);
     const written = writesIn(disk.trace)[0]?.data;
-    expect(written?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(DIR_ID));
+    // The header records the size the log was created with: header and zeros.
+    expect(written?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(DIR_ID, HEADER_SIZE + PREALLOCATE_BYTES));
     expect(written?.subarray(HEADER_SIZE).every((b) => b === 0)).toBe(true);
     expect(writer).toMatchObject({ path: PATH, firstSeq: 1, offset: HEADER_SIZE, recordBytes: 0 });
     // Durable under its final name, nothing under the temp name, nothing left to lose.
@@ -107,7 +108,9 @@ describe('LogWriter.create', () => {
     const writer = await LogWriter.create(disk, DIR, 0x1234, DIR_ID);
     const path = `${DIR}/${logName(0x1234)}`;
     expect(writer.path).toBe(path);
-    expect(disk.readDurable(path)?.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(DIR_ID));
+    expect(disk.readDurable(path)?.subarray(0, HEADER_SIZE)).toEqual(
+      encodeHeader(DIR_ID, HEADER_SIZE + PREALLOCATE_BYTES),
+    );
     await writer.close();
   });
 
@@ -333,9 +336,13 @@ describe('the bytes LogWriter writes', () => {
     await writer.close();
     const file = disk.readDurable(PATH) ?? new Uint8Array(0);
     expect(golden.byteLength).toBe(slotOffset(3));
-    expect(Buffer.from(file.subarray(0, golden.byteLength)).toString('hex')).toBe(
-      Buffer.from(golden).toString('hex'),
+    // The golden log predates the header's created size (bytes 16..23 zero there): the records are
+    // the same bytes, and the header is the golden one with the size this log was created with.
+    expect(Buffer.from(file.subarray(HEADER_SIZE, golden.byteLength)).toString('hex')).toBe(
+      Buffer.from(golden.subarray(HEADER_SIZE)).toString('hex'),
     );
+    expect(golden.subarray(16, 24).every((b) => b === 0)).toBe(true);
+    expect(file.subarray(0, HEADER_SIZE)).toEqual(encodeHeader(DIR_ID, HEADER_SIZE + PREALLOCATE_BYTES));
     expect(file.byteLength).toBe(HEADER_SIZE + PREALLOCATE_BYTES);
     expect(file.subarray(golden.byteLength).every((b) => b === 0)).toBe(true);
     expect((await recoverDirectory(disk, DIR)).state).toEqual({ currentTerm: 6, votedFor: 0 });
