@@ -443,7 +443,8 @@ export function groupsNamed(exam: Examination): number[] {
 export function isMultiGroup(exam: Examination): boolean {
   if (groupsNamed(exam).some((id) => id !== 0)) return true;
   if (exam.recovered?.removed.has(0) === true) return true;
-  for (const snap of [exam.snapshot, exam.snapshotTemp]) if (snap?.content?.removed.has(0) === true) return true;
+  for (const snap of [exam.snapshot, exam.snapshotTemp])
+    if (snap?.content?.removed.has(0) === true) return true;
   return exam.logs.some(
     (log) => log.foreign === undefined && log.salvage.records.some((r) => r.kind === RecordKind.Remove),
   );
