@@ -179,13 +179,18 @@ export class MultiGroupDirectoryError extends MetadataError {
   readonly groups: readonly number[];
   /** The term group 0 was removed in, when a MetadataStore removed it (a tombstone); else undefined. */
   readonly removedGroup0Term: number | undefined;
+  /** The snapshot's floorTerm (the term of every group it does not list), when above 0. */
+  readonly floorTerm: number | undefined;
 
-  constructor(dir: string, groups: readonly number[], removedGroup0Term?: number) {
+  constructor(dir: string, groups: readonly number[], removedGroup0Term?: number, floorTerm?: number) {
     const shown = groups.slice(0, 5).join(', ') + (groups.length > 5 ? ', ...' : '');
     const what = [
       ...(groups.length > 0 ? [`${groups.length} group(s) other than 0 (${shown})`] : []),
       ...(removedGroup0Term !== undefined
         ? [`group 0 removed in term ${removedGroup0Term} (a tombstone only MetadataStore keeps)`]
+        : []),
+      ...(floorTerm !== undefined
+        ? [`a floor term ${floorTerm} for every group its snapshot does not list (set by a repair)`]
         : []),
     ].join(' and ');
     super(
@@ -195,6 +200,7 @@ export class MultiGroupDirectoryError extends MetadataError {
     this.dir = dir;
     this.groups = groups;
     this.removedGroup0Term = removedGroup0Term;
+    this.floorTerm = floorTerm;
   }
 }
 

@@ -437,6 +437,15 @@ export function snapshotGroupClaims(bytes: Uint8Array): ReadonlyMap<number, Grou
   return claims.size > 0 ? claims : undefined;
 }
 
+/**
+ * The `floorTerm` a damaged snapshot's JSON claims (like {@link snapshotGroupClaims}): undefined when
+ * the text does not parse or holds none above 0. Never state: a repair keeps its new floor above it.
+ */
+export function snapshotFloorClaim(bytes: Uint8Array): number | undefined {
+  const floor = parseLeniently(bytes)?.floorTerm;
+  return isCount(floor) && floor > 0 ? floor : undefined;
+}
+
 /** A snapshot's text as a JSON object, decoded leniently (a damaged byte in a string must not hide the numbers). */
 function parseLeniently(bytes: Uint8Array): Record<string, unknown> | undefined {
   let parsed: unknown;

@@ -437,12 +437,17 @@ export function groupsNamed(exam: Examination): number[] {
 }
 
 /**
- * Whether the directory is a multi-group `MetadataStore`'s: it names groups other than 0, or group 0
- * removed (a tombstone, in the snapshot or in a removal record), which only a store keeps.
+ * Whether the directory is a multi-group `MetadataStore`'s: it names groups other than 0 (a damaged
+ * snapshot's JSON included), group 0 removed (a tombstone, in the snapshot or in a removal record),
+ * or a floor term for the groups its snapshot does not list: what only a store keeps.
  */
 export function isMultiGroup(exam: Examination): boolean {
   if (groupsNamed(exam).some((id) => id !== 0)) return true;
-  if (exam.recovered?.removed.has(0) === true) return true;
+  if (exam.recovered?.removed.has(0) === true || (exam.recovered?.floorTerm ?? 0) > 0) return true;
+  for (const snap of [exam.snapshot, exam.snapshotTemp]) {
+    if ((snap?.content?.floorTerm ?? 0) > 0 || (snap?.unverifiedFloorTerm ?? 0) > 0) return true;
+    for (const id of snap?.unverifiedGroups?.keys() ?? []) if (id !== 0) return true;
+  }
   for (const snap of [exam.snapshot, exam.snapshotTemp])
     if (snap?.content?.removed.has(0) === true) return true;
   return exam.logs.some(

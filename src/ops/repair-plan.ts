@@ -1,8 +1,9 @@
 import type { DirectoryId } from '../format/directory-id.js';
 import { logName, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
+import type { SnapshotContent } from '../format/snapshot-codec.js';
 import type { NodeIdentity } from '../identity.js';
 import { type HardState, NONE_SERVER_ID } from '../state.js';
-import { type Examination, type ForeignFile, groupsNamed, type Verdict } from './examine.js';
+import { type Examination, type ForeignFile, groupsNamed, isMultiGroup, type Verdict } from './examine.js';
 import { type GroupRepair, planGroups } from './repair-groups.js';
 
 /**
@@ -123,9 +124,9 @@ export interface RepairPlan {
   readonly warnings: readonly RepairWarning[];
 }
 
-/** Group 0's term in a snapshot's groups (0 when the group is still fresh). */
-function termOf(groups: ReadonlyMap<number, HardState>): number {
-  return groups.get(0)?.currentTerm ?? 0;
+/** Group 0's term in a snapshot: live, else its tombstone's, else the floor (0 when fresh). */
+function termOf(content: SnapshotContent): number {
+  return content.groups.get(0)?.currentTerm ?? content.removed.get(0) ?? content.floorTerm;
 }
 
 /** Every number the directory shows, for the highest term and sequence number. */
@@ -142,7 +143,7 @@ function collectEvidence(exam: Examination): {
     if (snap === undefined) continue;
     if (snap.content !== undefined) {
       const where = `${snap.name} (checksum ok)`;
-      terms.push({ value: termOf(snap.content.groups), source: where });
+      terms.push({ value: termOf(snap.content), source: where });
       seqs.push({ value: snap.content.lastSeq, source: where });
       proofs.push({ value: snap.content.lastSeq, source: where });
     } else if (snap.unverified !== undefined) {
@@ -365,7 +366,9 @@ export function planRepair(exam: Examination, options: RepairOptions = {}): Repa
     );
   }
   reasons.push(...aside());
-  if (otherGroups.length > 0)
+  // A store's directory (other groups, a removed group 0, a floor) is repaired per group, keeping
+  // tombstones and the floor; the single-group plan below knows group 0 only.
+  if (isMultiGroup(exam))
     return planMultiGroup(exam, options, unproven, {
       base,
       reasons,
@@ -546,7 +549,8 @@ function planMultiGroup(
   // every term any group shows and above the old floor, and at least --min-term.
   const snapshotDamaged = exam.snapshot !== undefined && exam.snapshot.content === undefined;
   const unseenRisk = snapshotDamaged || planned.highestHole > 0 || unproven !== undefined;
-  const oldFloor = exam.recovered?.floorTerm ?? exam.snapshot?.content?.floorTerm ?? 0;
+  const oldFloor =
+    exam.recovered?.floorTerm ?? exam.snapshot?.content?.floorTerm ?? exam.snapshot?.unverifiedFloorTerm ?? 0;
   const floorTerm = unseenRisk
     ? Math.min(
         Number.MAX_SAFE_INTEGER,
@@ -604,8 +608,10 @@ function planMultiGroup(
     `The new snapshot holds every group (${groups.size} live, ${removed.size} removed) and covers sequence number ${lastSeq}, ${taken ? `one above ${base.highestSeq.value}, the highest any file of this directory shows (so that the empty log after it takes no name already in use or named by the current snapshot)` : 'the highest any file of this directory shows'}, so no record that might survive anywhere can be replayed over it; an empty ${createLog} follows it, and the old logs are removed (after the backup).`,
     ctx.identityReason(),
   );
-  // Group 0 not listed: it starts from the floor, like every group the snapshot does not list.
-  const group0 = groups.get(0) ?? { currentTerm: floorTerm, votedFor: NONE_SERVER_ID };
+  // Group 0 removed: its tombstone's term (what a reader gives it). Not listed at all: the floor,
+  // like every group the snapshot does not list.
+  const removed0 = removed.get(0);
+  const group0 = groups.get(0) ?? { currentTerm: removed0 ?? floorTerm, votedFor: NONE_SERVER_ID };
   return {
     ...base,
     strategy: 'new-term',

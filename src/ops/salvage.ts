@@ -17,6 +17,7 @@ import {
   type SnapshotContent,
   type SnapshotProblem,
   snapshotClaims,
+  snapshotFloorClaim,
   snapshotGroupClaims,
 } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
@@ -92,6 +93,8 @@ export interface SalvagedSnapshot {
   readonly unverified: SnapshotClaims | undefined;
   /** For a damaged snapshot whose text still parses: every group its JSON names (unverified, like `unverified`). */
   readonly unverifiedGroups: ReadonlyMap<number, GroupClaim> | undefined;
+  /** For a damaged snapshot whose text still parses: the `floorTerm` it claims above 0 (unverified). */
+  readonly unverifiedFloorTerm?: number | undefined;
 }
 
 /** What a snapshot's JSON claims for group 0, checksum or not ({@link snapshotClaims}). */
@@ -184,5 +187,14 @@ export async function salvageSnapshot(
   // trusted as state, only counted as "seen" by a repair, which must stay above every term seen.
   const unverified = snapshotClaims(bytes);
   const unverifiedGroups = snapshotGroupClaims(bytes);
-  return { name, size: bytes.byteLength, content: undefined, problem: decoded, unverified, unverifiedGroups };
+  const unverifiedFloorTerm = snapshotFloorClaim(bytes);
+  return {
+    name,
+    size: bytes.byteLength,
+    content: undefined,
+    problem: decoded,
+    unverified,
+    unverifiedGroups,
+    unverifiedFloorTerm,
+  };
 }

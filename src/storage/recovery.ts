@@ -381,10 +381,13 @@ export function assertIdentity(
  */
 export function assertSingleGroup(dir: string, recovered: RecoveredDirectory): void {
   const others = [...recovered.groups.keys(), ...recovered.removed.keys()].filter((g) => g !== 0);
-  if (others.length > 0 || recovered.removed.has(0))
+  // A floor term (set by a repair of a store's directory) is store state too: a manager's
+  // compaction would drop it.
+  if (others.length > 0 || recovered.removed.has(0) || recovered.floorTerm > 0)
     throw new MultiGroupDirectoryError(
       dir,
       others.sort((a, b) => a - b),
       recovered.removed.get(0),
+      recovered.floorTerm > 0 ? recovered.floorTerm : undefined,
     );
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -88,9 +89,57 @@ describe('floorTerm: the term of every group the snapshot does not list', () => 
     });
   });
 
+  it('a MetadataManager refuses a directory whose snapshot has a floor, even with group 0 only (its compaction would drop it)', async () => {
+    const dir = join(tempDir(), 'store');
+    const manager = await MetadataManager.open(dir, { flushIntervalMs: 0 });
+    await manager.updateCurrentTerm(3);
+    await manager.sync(); // group 0 listed in the snapshot (a record after it would be checked against the floor)
+    await manager.close();
+    const path = join(dir, 'metadata.json');
+    const content = decodeSnapshot(readFileSync(path));
+    if ('problem' in content || content.directoryId === undefined) throw new Error('unreadable');
+    writeFileSync(path, encodeSnapshot({ ...content, directoryId: content.directoryId, floorTerm: 9 }));
+    await expect(MetadataManager.open(dir)).rejects.toMatchObject({
+      code: 'ERR_MULTI_GROUP_DIRECTORY',
+      floorTerm: 9,
+    });
+    await expect(Metadata.load(dir)).rejects.toMatchObject({ code: 'ERR_MULTI_GROUP_DIRECTORY' });
+    const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+    expect(store.group(4).get()).toMatchObject({ currentTerm: 9, votedFor: 0 });
+    await store.close();
+  });
+
   it('a MetadataManager refuses a directory with a floor and other groups, as any multi-group one', async () => {
     const dir = await directoryWithFloor(9);
     await expect(MetadataManager.open(dir)).rejects.toMatchObject({ code: 'ERR_MULTI_GROUP_DIRECTORY' });
+  });
+});
+
+describe('floorTerm and repair', () => {
+  const CLI = join(import.meta.dirname, '..', '..', '..', 'dist', 'cli.js');
+
+  it('a damaged snapshot: its groups and its floor, read from its JSON, stay below the repaired state', async () => {
+    const dir = join(tempDir(), 'store');
+    const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+    await Promise.all([1, 2, 3].map((g) => store.group(g).updateCurrentTerm(6)));
+    await store.sync();
+    await store.close();
+    const path = join(dir, 'metadata.json');
+    const content = decodeSnapshot(readFileSync(path));
+    if ('problem' in content || content.directoryId === undefined) throw new Error('unreadable');
+    writeFileSync(path, encodeSnapshot({ ...content, directoryId: content.directoryId, floorTerm: 1000 }));
+    // One term edited: the checksum fails, the JSON still names the groups and the floor.
+    writeFileSync(path, readFileSync(path, 'utf8').replace('[2,6,0]', '[2,5,0]'));
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    expect(run('verify', dir).status).toBe(2);
+    const repaired = run('repair', '--yes', '--min-term', '50', '--json', dir);
+    expect(repaired.status).toBe(0);
+    expect(JSON.parse(repaired.stdout).groupRepairs).toMatchObject({ groups: 3, raised: 3, floorTerm: 1001 });
+    for (const g of [1, 2, 3]) {
+      expect(await Metadata.load(dir, { group: g })).toMatchObject({ currentTerm: 50, votedFor: 0 });
+    }
+    // Above the floor the damaged snapshot claimed: a group at 1000 there may have voted in 1000.
+    expect(await Metadata.load(dir, { group: 42 })).toMatchObject({ currentTerm: 1001, votedFor: 0 });
   });
 });
 

@@ -49,6 +49,27 @@ describe('group 0 removed by a MetadataStore', () => {
     });
   }
 
+  for (const others of [false, true]) {
+    it(`repair --bump-term keeps group 0 removed, one term up${others ? ', beside a live group' : ''}`, async () => {
+      const dir = join(tempDir(), 'store');
+      const store = await MetadataStore.open(dir, { flushIntervalMs: 0 });
+      await store.group(0).updateCurrentTerm(7);
+      await store.group(0).updateVotedFor(3);
+      if (others) await store.group(1).updateCurrentTerm(4);
+      await store.removeGroup(0);
+      await store.sync(); // the tombstone in the snapshot, the log empty
+      await store.close();
+      const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      const repaired = run('repair', '--yes', '--bump-term', dir);
+      expect(repaired.status).toBe(0);
+      // Never a term below the tombstone's (the single-group plan read group 0 at term 0 here).
+      expect(await Metadata.load(dir, { group: 0 })).toMatchObject({ currentTerm: 8, votedFor: 0 });
+      const snapshot = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+      expect(snapshot.removed).toEqual([[0, 8]]);
+      await expect(MetadataManager.open(dir)).rejects.toMatchObject({ code: 'ERR_MULTI_GROUP_DIRECTORY' });
+    });
+  }
+
   it('the CLI sees a store directory: compact keeps the tombstone, verify reports term 7', async () => {
     const dir = await removedGroup0(true);
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
