@@ -225,9 +225,14 @@ export function corruptionJson(dir: string, error: CorruptionInfo | undefined): 
 
 export function snapshotJson(snapshot: SalvagedSnapshot | undefined): SnapshotJson | null {
   if (snapshot === undefined) return null;
-  // Group 0's state (a group still at term 0 with no vote is not written down).
-  const group0 = snapshot.content
-    ? (snapshot.content.groups.get(0) ?? { currentTerm: 0, votedFor: 0 })
+  // Group 0's state: live; else removed (its tombstone's term) or not written down (the floor, 0
+  // without one), with no vote.
+  const content = snapshot.content;
+  const group0 = content
+    ? (content.groups.get(0) ?? {
+        currentTerm: content.removed.get(0) ?? content.floorTerm,
+        votedFor: NONE_SERVER_ID,
+      })
     : undefined;
   return {
     name: snapshot.name,
