@@ -5,7 +5,7 @@ import { type SnapshotJsonV1, snapshotJsonV1 } from './format/snapshot-codec.js'
 import { defaultFileSystem } from './fs/default.js';
 import type { FileSystem } from './fs/types.js';
 import { type NodeIdentity, validateIdentity } from './identity.js';
-import { NONE_SERVER_ID, validateCount } from './state.js';
+import { groupStateIn, NONE_SERVER_ID, validateCount } from './state.js';
 import { assertIdentity, assertSingleGroup, recoverDirectory } from './storage/recovery.js';
 
 /** Options of {@link Metadata.load}. */
@@ -85,10 +85,9 @@ export class Metadata {
     const recovered = await recoverDirectory(fs, resolve(probe.metadataDir));
     assertIdentity(metadataDir, recovered, identity);
     if (group !== undefined) {
-      const state = recovered.groups.get(group);
-      const term = state?.currentTerm ?? recovered.removed.get(group) ?? recovered.floorTerm;
+      const state = groupStateIn(recovered, group);
       const covered = group === 0 ? recovered.lastSeq : 0;
-      return makeMetadata(metadataDir, term, state?.votedFor ?? NONE_SERVER_ID, covered);
+      return makeMetadata(metadataDir, state.currentTerm, state.votedFor, covered);
     }
     assertSingleGroup(metadataDir, recovered);
     return makeMetadata(

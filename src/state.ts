@@ -19,6 +19,27 @@ export interface HardState {
   readonly votedFor: number;
 }
 
+/** What a snapshot or a recovered directory holds of every group: live ones, tombstones, the floor. */
+export interface GroupTables {
+  readonly groups: ReadonlyMap<number, HardState>;
+  readonly removed: ReadonlyMap<number, number>;
+  /** The term of every group neither map lists (0 unless a repair set a floor). */
+  readonly floorTerm: number;
+}
+
+/**
+ * Group `id`'s state in `tables`: live; else removed (its tombstone's term) or not listed (the
+ * floor), with no vote. The one reading of the three every reader shares.
+ */
+export function groupStateIn(tables: GroupTables, id: number): HardState {
+  return (
+    tables.groups.get(id) ?? {
+      currentTerm: tables.removed.get(id) ?? tables.floorTerm,
+      votedFor: NONE_SERVER_ID,
+    }
+  );
+}
+
 /** What an update changes. (Its number on disk is the format's business: format/record.ts.) */
 export const UpdateKind = { Term: 'term', Vote: 'vote' } as const;
 export type UpdateKind = (typeof UpdateKind)[keyof typeof UpdateKind];

@@ -15,7 +15,7 @@ import {
 } from '../ops/examine.js';
 import type { RepairPlan } from '../ops/repair-plan.js';
 import type { DamagedRange, ForeignRecord, SalvagedSnapshot } from '../ops/salvage.js';
-import { NONE_SERVER_ID, type RecordKind } from '../state.js';
+import { groupStateIn, NONE_SERVER_ID, type RecordKind } from '../state.js';
 import type { LockOwner, LockStatus } from '../storage/lock.js';
 import type { CommandName } from './help.js';
 
@@ -227,13 +227,7 @@ export function snapshotJson(snapshot: SalvagedSnapshot | undefined): SnapshotJs
   if (snapshot === undefined) return null;
   // Group 0's state: live; else removed (its tombstone's term) or not written down (the floor, 0
   // without one), with no vote.
-  const content = snapshot.content;
-  const group0 = content
-    ? (content.groups.get(0) ?? {
-        currentTerm: content.removed.get(0) ?? content.floorTerm,
-        votedFor: NONE_SERVER_ID,
-      })
-    : undefined;
+  const group0 = snapshot.content ? groupStateIn(snapshot.content, 0) : undefined;
   return {
     name: snapshot.name,
     size: snapshot.size,

@@ -124,12 +124,17 @@ export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** A version-2 header's created size: 0 (not recorded) or a safe integer of at least a header. */
+function validCreatedSize(size: number): boolean {
+  return Number.isSafeInteger(size) && (size === 0 || size >= LAYOUT_V2.headerSize);
+}
+
 /**
  * A version-2 header for a log of `directoryId`, created `createdSize` bytes long (header and
  * preallocated zeros; 0: not recorded).
  */
 export function encodeHeader(directoryId: DirectoryId, createdSize = 0): Uint8Array {
-  if (!Number.isSafeInteger(createdSize) || (createdSize !== 0 && createdSize < LAYOUT_V2.headerSize))
+  if (!validCreatedSize(createdSize))
     throw new RangeError(`encodeHeader: created size ${createdSize} is not 0 or at least a header`);
   const bytes = new Uint8Array(LAYOUT_V2.headerSize);
   const view = viewOf(bytes);
@@ -204,7 +209,7 @@ export function decodeHeader(bytes: Uint8Array): LogHeader | { readonly problem:
       return problem(HeaderProblem.Reserved, 'reserved header bytes are not zero');
     }
     const createdSize = readU64(view, 16);
-    if (createdSize < 0 || (createdSize !== 0 && createdSize < layout.headerSize)) {
+    if (!validCreatedSize(createdSize)) {
       return problem(HeaderProblem.Reserved, `invalid created size in the header`);
     }
     return {

@@ -445,11 +445,10 @@ export function isMultiGroup(exam: Examination): boolean {
   if (groupsNamed(exam).some((id) => id !== 0)) return true;
   if (exam.recovered?.removed.has(0) === true || (exam.recovered?.floorTerm ?? 0) > 0) return true;
   for (const snap of [exam.snapshot, exam.snapshotTemp]) {
+    if (snap?.content?.removed.has(0) === true) return true;
     if ((snap?.content?.floorTerm ?? 0) > 0 || (snap?.unverifiedFloorTerm ?? 0) > 0) return true;
     for (const id of snap?.unverifiedGroups?.keys() ?? []) if (id !== 0) return true;
   }
-  for (const snap of [exam.snapshot, exam.snapshotTemp])
-    if (snap?.content?.removed.has(0) === true) return true;
   return exam.logs.some(
     (log) => log.foreign === undefined && log.salvage.records.some((r) => r.kind === RecordKind.Remove),
   );

@@ -1,8 +1,7 @@
 import type { DirectoryId } from '../format/directory-id.js';
 import { logName, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME } from '../format/names.js';
-import type { SnapshotContent } from '../format/snapshot-codec.js';
 import type { NodeIdentity } from '../identity.js';
-import { type HardState, NONE_SERVER_ID } from '../state.js';
+import { groupStateIn, type HardState, NONE_SERVER_ID } from '../state.js';
 import { type Examination, type ForeignFile, groupsNamed, isMultiGroup, type Verdict } from './examine.js';
 import { type GroupRepair, planGroups } from './repair-groups.js';
 
@@ -124,11 +123,6 @@ export interface RepairPlan {
   readonly warnings: readonly RepairWarning[];
 }
 
-/** Group 0's term in a snapshot: live, else its tombstone's, else the floor (0 when fresh). */
-function termOf(content: SnapshotContent): number {
-  return content.groups.get(0)?.currentTerm ?? content.removed.get(0) ?? content.floorTerm;
-}
-
 /** Every number the directory shows, for the highest term and sequence number. */
 function collectEvidence(exam: Examination): {
   terms: Evidence[];
@@ -143,7 +137,8 @@ function collectEvidence(exam: Examination): {
     if (snap === undefined) continue;
     if (snap.content !== undefined) {
       const where = `${snap.name} (checksum ok)`;
-      terms.push({ value: termOf(snap.content), source: where });
+      // Group 0's term: live, else its tombstone's, else the floor (0 when fresh).
+      terms.push({ value: groupStateIn(snap.content, 0).currentTerm, source: where });
       seqs.push({ value: snap.content.lastSeq, source: where });
       proofs.push({ value: snap.content.lastSeq, source: where });
     } else if (snap.unverified !== undefined) {
@@ -197,6 +192,12 @@ function unprovenEnd(
   if (content?.version === 2 && !own.some((log) => log.nameFirstSeq === content.lastSeq + 1)) {
     return `the snapshot names ${logName(content.lastSeq + 1)} as the log after seq ${content.lastSeq}, and it is missing: updates acknowledged after the snapshot may be lost`;
   }
+  // A header that records the size its log was created with, over a file shorter than that: cut
+  // short (a log only grows), and the records past the cut are lost.
+  const cut = own.find((log) => (log.salvage.header?.createdSize ?? 0) > log.salvage.size);
+  if (cut !== undefined) {
+    return `${cut.name} was cut short: ${cut.salvage.size} of the ${cut.salvage.header?.createdSize} bytes it was created with remain, so records past byte ${cut.salvage.size} may be lost`;
+  }
   // Every log of a version-2 directory is created whole (header and zeros fsynced under a temp
   // name, then renamed): one with no readable header and no readable record was cut short, zeroed
   // or replaced, and the records it held (and their terms) are lost with it.
@@ -204,12 +205,6 @@ function unprovenEnd(
     content?.version === 2
       ? own.find((log) => log.salvage.header === undefined && log.salvage.records.length === 0)
       : undefined;
-  // A header that records the size its log was created with, over a file shorter than that: cut
-  // short (a log only grows), and the records past the cut are lost.
-  const cut = own.find((log) => (log.salvage.header?.createdSize ?? 0) > log.salvage.size);
-  if (cut !== undefined) {
-    return `${cut.name} was cut short: ${cut.salvage.size} of the ${cut.salvage.header?.createdSize} bytes it was created with remain, so records past byte ${cut.salvage.size} may be lost`;
-  }
   if (emptied !== undefined) {
     return `${emptied.name} has no readable header and no readable record (${emptied.salvage.size} bytes: cut short, zeroed or replaced), so the records it held are lost`;
   }
@@ -608,10 +603,9 @@ function planMultiGroup(
     `The new snapshot holds every group (${groups.size} live, ${removed.size} removed) and covers sequence number ${lastSeq}, ${taken ? `one above ${base.highestSeq.value}, the highest any file of this directory shows (so that the empty log after it takes no name already in use or named by the current snapshot)` : 'the highest any file of this directory shows'}, so no record that might survive anywhere can be replayed over it; an empty ${createLog} follows it, and the old logs are removed (after the backup).`,
     ctx.identityReason(),
   );
-  // Group 0 removed: its tombstone's term (what a reader gives it). Not listed at all: the floor,
-  // like every group the snapshot does not list.
-  const removed0 = removed.get(0);
-  const group0 = groups.get(0) ?? { currentTerm: removed0 ?? floorTerm, votedFor: NONE_SERVER_ID };
+  // Group 0 as a reader of the new snapshot gives it: removed, its tombstone's term; not listed,
+  // the floor.
+  const group0 = groupStateIn({ groups, removed, floorTerm }, 0);
   return {
     ...base,
     strategy: 'new-term',

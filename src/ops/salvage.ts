@@ -94,7 +94,7 @@ export interface SalvagedSnapshot {
   /** For a damaged snapshot whose text still parses: every group its JSON names (unverified, like `unverified`). */
   readonly unverifiedGroups: ReadonlyMap<number, GroupClaim> | undefined;
   /** For a damaged snapshot whose text still parses: the `floorTerm` it claims above 0 (unverified). */
-  readonly unverifiedFloorTerm?: number | undefined;
+  readonly unverifiedFloorTerm: number | undefined;
 }
 
 /** What a snapshot's JSON claims for group 0, checksum or not ({@link snapshotClaims}). */
@@ -181,6 +181,7 @@ export async function salvageSnapshot(
       problem: undefined,
       unverified: undefined,
       unverifiedGroups: undefined,
+      unverifiedFloorTerm: undefined,
     };
   }
   // The checksum (or a field) is wrong. Keep whatever numbers the JSON still holds: they are not

@@ -6,7 +6,7 @@ import type { LogHeader, LogRecord } from '../format/record.js';
 import type { SnapshotContent } from '../format/snapshot-codec.js';
 import type { FileSystem } from '../fs/types.js';
 import { type NodeIdentity, sameIdentity } from '../identity.js';
-import { type HardState, isLegalTransition, NONE_SERVER_ID, RecordKind } from '../state.js';
+import { groupStateIn, type HardState, isLegalTransition, NONE_SERVER_ID, RecordKind } from '../state.js';
 import { type LogScan, scanLog } from './log-reader.js';
 import { readSnapshot } from './snapshot-file.js';
 
@@ -221,14 +221,11 @@ async function recoverOnce(fs: FileSystem, dir: string, visit?: RecordVisitor): 
     logs.push({ name, path, firstSeq, scan });
   }
   if (snapshot?.version === 2) assertNextLog(dir, snapshot, logs);
-  const groups = replay.groups;
-  const removedZero = replay.removed.get(0);
+  const tables = { groups: replay.groups, removed: replay.removed, floorTerm: replay.unlisted.currentTerm };
   return {
     // A removed group 0 (only a MetadataStore removes it) is at its tombstone's term, never term 0.
-    state: groups.get(0) ?? (removedZero === undefined ? replay.unlisted : termOnly(removedZero)),
-    groups,
-    removed: replay.removed,
-    floorTerm: replay.unlisted.currentTerm,
+    state: groupStateIn(tables, 0),
+    ...tables,
     lastSeq,
     snapshot,
     logs,
