@@ -9,17 +9,11 @@
 //   {"ack":[g,term,vote,removed]}           that update resolved: it is durable
 import { writeSync } from 'node:fs';
 import { MetadataManager, MetadataStore } from '../../dist/index.js';
+import { seededRandom } from '../seeded-random.mjs';
 
 const [mode, dir, seedText, groupsText] = process.argv.slice(2);
 const GROUPS = mode === 'store' ? Number(groupsText) : 1;
-let seed = Number(seedText) >>> 0;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = seededRandom(seedText);
 const pick = (n) => Math.floor(random() * n);
 const say = (value) => writeSync(1, `${JSON.stringify(value)}\n`);
 

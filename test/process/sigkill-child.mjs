@@ -8,16 +8,10 @@
 //   {"ack":[term,vote]}              an update resolved: this state is durable
 import { writeSync } from 'node:fs';
 import { MetadataManager } from '../../dist/index.js';
+import { seededRandom } from '../seeded-random.mjs';
 
 const [dir, seedText] = process.argv.slice(2);
-let seed = Number(seedText) >>> 0;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = seededRandom(seedText);
 const say = (value) => writeSync(1, `${JSON.stringify(value)}\n`);
 
 const manager = await MetadataManager.open(dir, { flushIntervalMs: 2 });

@@ -22,12 +22,17 @@ async function directoryWithFloor(floorTerm: number): Promise<string> {
   await store.removeGroup(2);
   await store.sync();
   await store.close();
+  setFloor(dir, floorTerm);
+  return dir;
+}
+
+/** Rewrites `dir`'s snapshot, whole and checksummed, with `floorTerm` (what a repair writes). */
+function setFloor(dir: string, floorTerm: number): void {
   const path = join(dir, 'metadata.json');
   const content = decodeSnapshot(readFileSync(path));
   if ('problem' in content) throw new Error(content.problem);
   if (content.directoryId === undefined) throw new Error('no directory id');
   writeFileSync(path, encodeSnapshot({ ...content, directoryId: content.directoryId, floorTerm }));
-  return dir;
 }
 
 describe('floorTerm: the term of every group the snapshot does not list', () => {
@@ -79,10 +84,7 @@ describe('floorTerm: the term of every group the snapshot does not list', () => 
     await store.group(5).updateCurrentTerm(4); // a record of group 5 at term 4, after the snapshot
     await store.close();
     // A snapshot (covering only what came before group 5's record) that puts unlisted groups at 6.
-    const path = join(dir, 'metadata.json');
-    const content = decodeSnapshot(readFileSync(path));
-    if ('problem' in content || content.directoryId === undefined) throw new Error('unreadable');
-    writeFileSync(path, encodeSnapshot({ ...content, directoryId: content.directoryId, floorTerm: 6 }));
+    setFloor(dir, 6);
     await expect(Metadata.load(dir, { group: 5 })).rejects.toMatchObject({
       code: 'ERR_METADATA_CORRUPT',
       reason: expect.stringContaining('does not raise the term 6'),
@@ -95,10 +97,7 @@ describe('floorTerm: the term of every group the snapshot does not list', () => 
     await manager.updateCurrentTerm(3);
     await manager.sync(); // group 0 listed in the snapshot (a record after it would be checked against the floor)
     await manager.close();
-    const path = join(dir, 'metadata.json');
-    const content = decodeSnapshot(readFileSync(path));
-    if ('problem' in content || content.directoryId === undefined) throw new Error('unreadable');
-    writeFileSync(path, encodeSnapshot({ ...content, directoryId: content.directoryId, floorTerm: 9 }));
+    setFloor(dir, 9);
     await expect(MetadataManager.open(dir)).rejects.toMatchObject({
       code: 'ERR_MULTI_GROUP_DIRECTORY',
       floorTerm: 9,
@@ -124,10 +123,8 @@ describe('floorTerm and repair', () => {
     await Promise.all([1, 2, 3].map((g) => store.group(g).updateCurrentTerm(6)));
     await store.sync();
     await store.close();
+    setFloor(dir, 1000);
     const path = join(dir, 'metadata.json');
-    const content = decodeSnapshot(readFileSync(path));
-    if ('problem' in content || content.directoryId === undefined) throw new Error('unreadable');
-    writeFileSync(path, encodeSnapshot({ ...content, directoryId: content.directoryId, floorTerm: 1000 }));
     // One term edited: the checksum fails, the JSON still names the groups and the floor.
     writeFileSync(path, readFileSync(path, 'utf8').replace('[2,6,0]', '[2,5,0]'));
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
